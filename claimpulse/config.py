@@ -84,6 +84,8 @@ class Settings(_Strict):
     product_lines: list[str]
     channels: list[str]
     standards: list[Standard]
+    # Encoding of CSV file sources (GB18030 is common for Chinese core-system exports).
+    source_encoding: str = "utf-8"
     # Columns (beyond customer_id and comment) masked in dq_quarantine.row_data.
     personal_columns: list[str] = Field(default_factory=list)
 
@@ -96,6 +98,17 @@ class Settings(_Strict):
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown timezone {v!r}") from exc
+        return v
+
+    @field_validator("source_encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(v)
+        except LookupError as exc:
+            raise ValueError(f"unknown encoding {v!r}") from exc
         return v
 
     @field_validator("schema_")
@@ -175,3 +188,23 @@ def default_settings(**overrides: Any) -> Settings:
     """Shipped defaults with keyword overrides (tests and the demo)."""
     defaults = yaml.safe_load(DEFAULTS_PATH.read_text(encoding="utf-8"))
     return settings_from_dict(_merge(defaults, overrides), origin="defaults")
+
+
+# --------------------------------------------------------------------------- locations
+
+DEMO_SOURCE_PATH = Path("data/claims_demo.sqlite")
+DEFAULT_WAREHOUSE_URL = "duckdb:///data/warehouse.duckdb"
+
+
+def resolve_source(source: str | None) -> tuple[str, bool]:
+    """(source, is_demo): --source, else $CLAIMPULSE_SOURCE_URL, else the demo SQLite file."""
+    if source:
+        return source, False
+    env = os.environ.get("CLAIMPULSE_SOURCE_URL")
+    if env:
+        return env, False
+    return f"sqlite:///{DEMO_SOURCE_PATH}", True
+
+
+def resolve_warehouse(warehouse: str | None) -> str:
+    return warehouse or os.environ.get("CLAIMPULSE_WAREHOUSE_URL") or DEFAULT_WAREHOUSE_URL

@@ -1,0 +1,305 @@
+"""The warehouse data dictionary: one place for every output table and column.
+
+It builds the SQLAlchemy tables (with comments, which PostgreSQL and DuckDB keep as
+COMMENT ON), renders docs/data-dictionary.md, and tells loaders the column order.
+Column names are a public interface (WAREHOUSE.md): change them only with a migration.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+# Logical types -> SQL types BI tools understand.
+SQL_TYPES = {
+    "text": sa.Text,
+    "money": lambda: sa.Numeric(20, 6),     # amounts: exact decimals, never float
+    "double": sa.Double,                     # rates, means, percentiles, lags
+    "int": sa.BigInteger,
+    "bool": sa.Boolean,
+    "date": sa.Date,
+    "timestamptz": lambda: sa.DateTime(timezone=True),
+}
+
+
+@dataclass(frozen=True)
+class Col:
+    name: str
+    type: str
+    doc: str
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class TableDoc:
+    name: str
+    grain: str
+    doc: str
+    columns: tuple[Col, ...]
+    key: tuple[str, ...]
+    bi: bool = True  # readable by the BI reader role
+
+
+def _c(name, type_, doc, nullable=True):
+    return Col(name, type_, doc, nullable)
+
+
+_DIMS = (
+    _c("product_line", "text", "Product line of the claim, or ALL when rolled up", False),
+    _c("channel", "text", "Channel the claim came in through, or ALL when rolled up", False),
+    _c("region", "text", "Region (branch or province code) of the claim, or ALL when rolled up", False),
+)
+
+FACT_CLAIM_SERVICE = TableDoc(
+    "fact_claim_service", "one row per claim (accumulating snapshot)",
+    "Every accepted claim with its milestones, lags, customer cost, survey and complaint measures.",
+    (
+        _c("claim_id", "text", "Claim id in the claims system", False),
+        _c("customer_key", "text", "Keyed hash (HMAC-SHA256) of customer_id; never the id itself"),
+        _c("product_line", "text", "Product line"),
+        _c("channel", "text", "Channel the claim was reported through"),
+        _c("region", "text", "Branch or province code"),
+        _c("team", "text", "Claims team handling it (may be null)"),
+        _c("complexity", "text", "simple or complex"),
+        _c("outcome", "text", "paid, partial, denied, withdrawn; null while undecided"),
+        _c("denial_reason", "text", "Reason for a denial; null unless denied"),
+        _c("claimed_amount", "money", "Amount claimed, in the configured currency"),
+        _c("paid_amount", "money", "Amount paid; null until paid"),
+        _c("reported_at", "timestamptz", "When the claim was reported (报案)"),
+        _c("accepted_at", "timestamptz", "First accepted event (受理)"),
+        _c("documents_complete_at", "timestamptz", "First documents_complete event"),
+        _c("decided_at", "timestamptz", "First decided event (核定)"),
+        _c("paid_at", "timestamptz", "First paid event"),
+        _c("closed_at", "timestamptz", "First closed event (结案)"),
+        _c("last_closed_at", "timestamptz", "Latest closed event"),
+        _c("reopened_count", "int", "Number of reopened events"),
+        _c("is_open", "bool", "No closed event, or reopened after the latest close"),
+        _c("closed_date", "date", "Local date (business timezone) of closed_at"),
+        _c("report_to_accept_hours", "double", "accepted_at - reported_at, hours"),
+        _c("report_to_decision_days", "double", "decided_at - reported_at, days (核定时效)"),
+        _c("decision_to_payment_days", "double", "paid_at - decided_at, days (支付时效)"),
+        _c("report_to_close_days", "double", "closed_at - reported_at, days (结案周期)"),
+        _c("reopened_within_30d", "bool", "A reopened event within 30 days after closed_at"),
+        _c("customer_cost_travel", "money", "Valued travel cost to the customer"),
+        _c("customer_cost_evidence", "money", "Evidence and document fees paid by the customer"),
+        _c("customer_cost_lost_work", "money", "Valued working time the customer lost"),
+        _c("customer_cost_total", "money", "Sum of the three customer costs"),
+        _c("trips", "double", "Round trips the customer made (sum of travel quantity)"),
+        _c("lost_work_hours", "double", "Working hours the customer lost"),
+        _c("survey_csat", "int", "CSAT 1-5 of the latest survey response"),
+        _c("survey_nps", "int", "Likelihood to recommend 0-10 of the latest response"),
+        _c("survey_effort", "int", "Ease 1-7 of the latest response (7 = very easy)"),
+        _c("complaints", "int", "Number of complaints about the claim"),
+        _c("source_updated_at", "timestamptz", "Latest updated_at over the claim's source rows"),
+        _c("loaded_at", "timestamptz", "When this row was written"),
+        _c("run_id", "text", "Pipeline run that wrote this row"),
+    ),
+    ("claim_id",),
+)
+
+FACT_SURVEY_RESPONSE = TableDoc(
+    "fact_survey_response", "one row per accepted survey response",
+    "Satisfaction responses without their free-text comment; the response cohort of daily metrics.",
+    (
+        _c("response_id", "text", "Survey response id", False),
+        _c("claim_id", "text", "Claim the response is about", False),
+        _c("responded_at", "timestamptz", "When the customer responded"),
+        _c("response_date", "date", "Local date of responded_at"),
+        _c("csat", "int", "Satisfaction 1-5"),
+        _c("nps", "int", "Likelihood to recommend 0-10"),
+        _c("effort", "int", "Ease 1-7 (7 = very easy)"),
+        _c("source_updated_at", "timestamptz", "updated_at of the source row"),
+        _c("loaded_at", "timestamptz", "When this row was written"),
+        _c("run_id", "text", "Pipeline run that wrote this row"),
+    ),
+    ("response_id",),
+)
+
+FACT_COMPLAINT = TableDoc(
+    "fact_complaint", "one row per accepted complaint",
+    "Complaints about claims; the complaint cohort of daily metrics.",
+    (
+        _c("complaint_id", "text", "Complaint id", False),
+        _c("claim_id", "text", "Claim complained about", False),
+        _c("received_at", "timestamptz", "When the complaint was received"),
+        _c("received_date", "date", "Local date of received_at"),
+        _c("source", "text", "customer or regulator"),
+        _c("category", "text", "Complaint category as recorded"),
+        _c("resolved_at", "timestamptz", "When it was resolved; null while open"),
+        _c("source_updated_at", "timestamptz", "updated_at of the source row"),
+        _c("loaded_at", "timestamptz", "When this row was written"),
+        _c("run_id", "text", "Pipeline run that wrote this row"),
+    ),
+    ("complaint_id",),
+)
+
+DAILY_METRIC_COLUMNS = (
+    _c("closed_claims", "int", "Claims whose closed_date is metric_date (closed cohort)"),
+    _c("report_to_accept_hours_p50", "double", "Median report-to-acceptance hours, closed cohort"),
+    _c("report_to_accept_hours_p90", "double", "90th percentile report-to-acceptance hours"),
+    _c("report_to_decision_days_p50", "double", "Median report-to-decision days"),
+    _c("report_to_decision_days_p90", "double", "90th percentile report-to-decision days"),
+    _c("decision_to_payment_days_p50", "double", "Median decision-to-payment days"),
+    _c("decision_to_payment_days_p90", "double", "90th percentile decision-to-payment days"),
+    _c("report_to_close_days_mean", "double", "Mean report-to-close days"),
+    _c("report_to_close_days_p50", "double", "Median report-to-close days"),
+    _c("report_to_close_days_p90", "double", "90th percentile report-to-close days"),
+    _c("decided_claims", "int", "Closed claims with outcome paid, partial or denied"),
+    _c("paid_rate", "double", "paid or partial / decided_claims (获赔率); null when none decided"),
+    _c("denial_rate", "double", "denied / decided_claims; null when none decided"),
+    _c("reopen_rate_30d", "double", "Share of closed claims reopened within 30 days"),
+    _c("paid_amount_total", "money", "Sum of paid_amount over the closed cohort"),
+    _c("customer_cost_travel", "money", "Sum of travel cost over the closed cohort"),
+    _c("customer_cost_evidence", "money", "Sum of evidence fees over the closed cohort"),
+    _c("customer_cost_lost_work", "money", "Sum of lost-work cost over the closed cohort"),
+    _c("customer_cost_total", "money", "Sum of all customer cost over the closed cohort"),
+    _c("customer_cost_per_claim_mean", "double", "Mean customer cost per closed claim (0 for none)"),
+    _c("customer_cost_per_claim_p50", "double", "Median customer cost per closed claim"),
+    _c("trips_per_claim_mean", "double", "Mean round trips per closed claim"),
+    _c("lost_work_hours_mean", "double", "Mean lost working hours per closed claim"),
+    _c("customer_cost_to_payout_ratio", "double", "customer_cost_total / paid_amount_total; null when nothing paid"),
+    _c("survey_responses", "int", "Survey responses on metric_date (response cohort)"),
+    _c("csat_mean", "double", "Mean CSAT of the responses"),
+    _c("csat_satisfied_rate", "double", "Share of CSAT answers >= 4"),
+    _c("nps", "double", "Net promoter score: 100 x (promoters - detractors) / NPS answers"),
+    _c("effort_mean", "double", "Mean effort score (7 = very easy)"),
+    _c("complaints_received", "int", "Complaints received on metric_date (complaint cohort)"),
+    _c("regulator_complaints", "int", "Of which from the regulator"),
+)
+
+DAILY_SERVICE_METRICS = TableDoc(
+    "daily_service_metrics", "metric_date x grouping set",
+    "Service-quality metrics per local date for five grouping sets (ALL marks rolled-up dimensions).",
+    (_c("metric_date", "date", "Local date (business timezone)", False), *_DIMS, *DAILY_METRIC_COLUMNS,
+     _c("loaded_at", "timestamptz", "When this row was written"),
+     _c("run_id", "text", "Pipeline run that wrote this row")),
+    ("metric_date", "product_line", "channel", "region"),
+)
+
+DAILY_STANDARD_ATTAINMENT = TableDoc(
+    "daily_standard_attainment", "metric_date x standard x grouping set",
+    "Attainment of each configured service standard over the closed cohort.",
+    (
+        _c("metric_date", "date", "Local date (business timezone)", False),
+        _c("standard_id", "text", "Configured standard id", False),
+        *_DIMS,
+        _c("measure", "text", "Claim-level measure the standard limits"),
+        _c("max_value", "double", "Limit, in the measure's unit"),
+        _c("eligible_claims", "int", "Closed claims the standard applies to with the measure present"),
+        _c("met_claims", "int", "Eligible claims with measure <= max_value"),
+        _c("attainment_rate", "double", "met / eligible; null when none eligible"),
+        _c("target_rate", "double", "Configured target attainment"),
+        _c("meets_target", "bool", "attainment_rate >= target_rate; null when no rate"),
+        _c("loaded_at", "timestamptz", "When this row was written"),
+        _c("run_id", "text", "Pipeline run that wrote this row"),
+    ),
+    ("metric_date", "standard_id", "product_line", "channel", "region"),
+)
+
+DQ_VALIDATION_RESULTS = TableDoc(
+    "dq_validation_results", "one row per run x table x expectation",
+    "Outcome of every Great Expectations expectation and pipeline rule, per run.",
+    (
+        _c("run_id", "text", "Pipeline run", False),
+        _c("source_table", "text", "Source table validated", False),
+        _c("partition", "text", "Local date or range validated"),
+        _c("expectation", "text", "Expectation type and column", False),
+        _c("success", "bool", "Whether every evaluated row passed"),
+        _c("evaluated_rows", "int", "Rows evaluated"),
+        _c("unexpected_rows", "int", "Rows that failed"),
+        _c("validated_at", "timestamptz", "When the validation ran"),
+    ),
+    ("run_id", "source_table", "expectation"),
+    bi=False,
+)
+
+DQ_QUARANTINE = TableDoc(
+    "dq_quarantine", "one row per quarantined source row",
+    "Source rows held out of the metrics, with every reason, until a later version passes.",
+    (
+        _c("run_id", "text", "Run that quarantined the row", False),
+        _c("source_table", "text", "Source table", False),
+        _c("source_key", "text", "The row's id (null when the id itself is missing)"),
+        _c("claim_id", "text", "The row's claim id, as read"),
+        _c("reasons", "text", "Every rule broken, as stable codes joined by ';'"),
+        _c("row_data", "text", "The row as JSON, personal fields masked"),
+        _c("quarantined_at", "timestamptz", "When it was quarantined"),
+        _c("released_at", "timestamptz", "When a later version of the row passed (or was superseded)"),
+    ),
+    ("run_id", "source_table", "source_key"),
+    bi=False,
+)
+
+PIPELINE_RUNS = TableDoc(
+    "pipeline_runs", "one row per run",
+    "Every run: window, status, watermarks and row accounting per source table.",
+    (
+        _c("run_id", "text", "Prefect flow run id (or a generated id)", False),
+        _c("flow", "text", "nightly, backfill or run"),
+        _c("started_at", "timestamptz", "Start"),
+        _c("finished_at", "timestamptz", "End"),
+        _c("status", "text", "succeeded or failed"),
+        _c("error", "text", "One-line reason when failed"),
+        _c("partitions", "text", "Local dates recomputed (JSON list)"),
+        _c("watermark_before", "text", "Per-table watermarks before the run (JSON)"),
+        _c("watermark_after", "text", "Per-table watermarks after the run (JSON)"),
+        *[
+            _c(f"{t}_{k}", "int", f"{t}: rows {k}")
+            for t in ("claims", "claim_events", "surveys", "complaints", "customer_costs")
+            for k in ("read", "accepted", "quarantined", "written")
+        ],
+        _c("metric_rows_written", "int", "daily_service_metrics rows written"),
+        _c("attainment_rows_written", "int", "daily_standard_attainment rows written"),
+    ),
+    ("run_id",),
+    bi=False,
+)
+
+PIPELINE_STATE = TableDoc(
+    "pipeline_state", "one row per source table",
+    "Watermarks: the highest source updated_at whose changes are committed here.",
+    (
+        _c("source_table", "text", "Source table", False),
+        _c("watermark", "timestamptz", "Highest committed updated_at"),
+        _c("run_id", "text", "Run that advanced it"),
+        _c("updated_at", "timestamptz", "When it was advanced"),
+    ),
+    ("source_table",),
+    bi=False,
+)
+
+TABLES: dict[str, TableDoc] = {
+    t.name: t for t in (
+        FACT_CLAIM_SERVICE, FACT_SURVEY_RESPONSE, FACT_COMPLAINT, DAILY_SERVICE_METRICS,
+        DAILY_STANDARD_ATTAINMENT, DQ_VALIDATION_RESULTS, DQ_QUARANTINE, PIPELINE_RUNS,
+        PIPELINE_STATE,
+    )
+}
+
+
+def columns(table: str) -> list[str]:
+    return [c.name for c in TABLES[table].columns]
+
+
+def metadata(schema: str) -> sa.MetaData:
+    """SQLAlchemy tables of the warehouse in `schema`, with table and column comments."""
+    md = sa.MetaData(schema=schema)
+    for t in TABLES.values():
+        cols = [
+            sa.Column(c.name, SQL_TYPES[c.type](), nullable=c.nullable, comment=c.doc)
+            for c in t.columns
+        ]
+        sa.Table(t.name, md, *cols, comment=f"{t.doc} Grain: {t.grain}.")
+    return md
+
+
+def render_markdown() -> str:
+    lines = ["# Data dictionary", "",
+             "Generated from `claimpulse/dictionary.py` (`claimpulse data-dictionary`). "
+             "Every table lives in the configured schema (default `claimpulse`).", ""]
+    for t in TABLES.values():
+        lines += [f"## {t.name}", "", f"{t.doc}", "", f"Grain: {t.grain}. Key: "
+                  f"{', '.join(t.key)}.", "", "| column | type | meaning |", "|---|---|---|"]
+        lines += [f"| {c.name} | {c.type} | {c.doc} |" for c in t.columns]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,353 @@
+"""Extract: read the five source tables and coerce them to the typed contract of schema.py.
+
+A *source* is a SQLAlchemy URL (any database SQLAlchemy reaches) or a folder of CSV or
+Parquet files (`claims*.csv`, `claims*.parquet`, ...). Reading keeps the raw values
+(`raw`), coercion produces the typed frame (`typed`, same index) and lists every value
+that could not be cast (`failures`: row, reason) — a row-level problem for the quarantine.
+A missing table or required column, or a column whose values mostly cannot be cast, is a
+table-level `SourceError` naming table, column and an example.
+"""
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from .schema import DECIMAL, INTEGER, SOURCE_TABLES, TEXT, TIMESTAMP, SourceTable
+
+log = logging.getLogger(__name__)
+
+# A column fails the whole table when more than this share of its non-null values cannot
+# be cast (and there are enough values to judge): that is schema drift, not a bad row.
+MOSTLY_UNCASTABLE_SHARE = 0.5
+MOSTLY_UNCASTABLE_MIN_VALUES = 20
+# Claims per `WHERE claim_id IN (...)` query when re-reading touched claims.
+CLAIM_BATCH = 5_000
+
+_OFFSET_SUFFIX = re.compile(r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
+class SourceError(RuntimeError):
+    """A source table cannot be read as a whole (fails the run; the warehouse is untouched)."""
+
+
+def mask_url(url: str) -> str:
+    """A URL safe for logs and errors: the password replaced by ***."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a SQLAlchemy URL (a folder path): nothing secret in it
+        return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", str(url))
+
+
+def is_url(source: str) -> bool:
+    return "://" in str(source) and not str(source).startswith("file://")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class TableRead:
+    """What was read of one table: raw values, typed values, per-value cast failures."""
+
+    table: str
+    raw: pd.DataFrame
+    typed: pd.DataFrame
+    failures: pd.DataFrame  # columns: row (index label), reason
+    extra_columns: list[str] = field(default_factory=list)
+
+
+class SqlSource:
+    """Tables of a database reached through SQLAlchemy."""
+
+    def __init__(self, url: str, engine: sa.Engine | None = None):
+        self.url = url
+        self.engine = engine or sa.create_engine(url, pool_pre_ping=True)
+        self._columns: dict[str, dict[str, str]] = {}
+
+    def describe(self) -> str:
+        return mask_url(self.url)
+
+    def columns(self, table: SourceTable) -> dict[str, str]:
+        """Lower-cased column name -> name as the source spells it."""
+        if table.name not in self._columns:
+            insp = sa.inspect(self.engine)
+            names = {n.lower(): n for n in insp.get_table_names()}
+            if table.name not in names:
+                raise SourceError(f"source table {table.name!r} not found in {self.describe()}")
+            cols = insp.get_columns(names[table.name])
+            self._columns[table.name] = {c["name"].lower(): c["name"] for c in cols}
+            self._columns[table.name]["__table__"] = names[table.name]
+        return self._columns[table.name]
+
+    def read(self, table: SourceTable, columns: Sequence[str] | None = None,
+             claim_ids: Sequence[str] | None = None, null_claim: bool = False) -> pd.DataFrame:
+        """Raw rows of `table` (all, or those of `claim_ids` / with a null claim_id)."""
+        cols = self.columns(table)
+        wanted = [c for c in (columns or [c for c in cols if c != "__table__"]) if c in cols]
+        t = sa.table(cols["__table__"], *[sa.column(cols[c]) for c in wanted])
+        base = sa.select(*[t.c[cols[c]].label(c) for c in wanted])
+        claim_col = t.c[cols[table.claim_column]] if table.claim_column in cols else None
+        queries = []
+        if claim_ids is None and not null_claim:
+            queries.append(base)
+        if claim_ids is not None and claim_col is not None:
+            ids = list(claim_ids)
+            for i in range(0, len(ids), CLAIM_BATCH):
+                queries.append(base.where(claim_col.in_(ids[i:i + CLAIM_BATCH])))
+        if null_claim and claim_col is not None:
+            queries.append(base.where(claim_col.is_(None)))
+        frames = []
+        with self.engine.connect() as conn:
+            for q in queries:
+                frames.append(pd.read_sql_query(q, conn, coerce_float=True))
+        if not frames:
+            return pd.DataFrame(columns=wanted)
+        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return out.reset_index(drop=True)
+
+
+class FolderSource:
+    """A folder holding `<table>*.csv` or `<table>*.parquet` files (one or many per table)."""
+
+    def __init__(self, path: str, encoding: str = "utf-8"):
+        self.path = Path(str(path).removeprefix("file://"))
+        self.encoding = encoding
+        if not self.path.is_dir():
+            raise SourceError(f"source folder not found: {self.path}")
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def _files(self, table: SourceTable) -> list[str]:
+        files = []
+        for ext in ("csv", "parquet"):
+            for f in sorted(glob.glob(str(self.path / f"{table.name}*.{ext}"))):
+                stem = Path(f).name[len(table.name):]
+                # `claims*.csv` must not pick up another table that shares the prefix.
+                if stem[:1] in (".", "_", "-") or stem[:1].isdigit():
+                    files.append(f)
+        return files
+
+    def _read_file(self, f: str, table: SourceTable) -> pd.DataFrame:
+        try:
+            if f.endswith(".parquet"):
+                df = pd.read_parquet(f)
+            else:
+                # Everything as text: coercion decides types, so a bad value is a bad row.
+                df = pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""],
+                                 encoding=self.encoding, encoding_errors="strict")
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{table.name}: file {f} is not {self.encoding} ({exc.reason}); "
+                              f"set source_encoding in the config") from None
+        except Exception as exc:  # unreadable file: a table-level problem
+            raise SourceError(f"{table.name}: cannot read {f}: {exc}") from None
+        df.columns = [str(c).strip().lstrip("\ufeff").lower() for c in df.columns]
+        return df
+
+    def columns(self, table: SourceTable) -> dict[str, str]:
+        files = self._files(table)
+        if not files:
+            raise SourceError(f"source table {table.name!r} not found: no {table.name}*.csv or "
+                              f"{table.name}*.parquet in {self.path}")
+        return {c: c for c in self._read_file(files[0], table).columns}
+
+    def read(self, table: SourceTable, columns: Sequence[str] | None = None,
+             claim_ids: Sequence[str] | None = None, null_claim: bool = False) -> pd.DataFrame:
+        files = self._files(table)
+        if not files:
+            self.columns(table)  # raises the clear error
+        frames = [self._read_file(f, table) for f in files]
+        df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        if columns is not None:
+            df = df[[c for c in columns if c in df.columns]]
+        if claim_ids is not None or null_claim:
+            claim = df[table.claim_column].astype("string").str.strip()
+            mask = pd.Series(False, index=df.index)
+            if claim_ids is not None:
+                mask |= claim.isin(list(claim_ids)).fillna(False).astype(bool)
+            if null_claim:
+                mask |= claim.isna() | (claim == "")
+            df = df[mask]
+        return df.reset_index(drop=True)
+
+
+def open_source(source: str, encoding: str = "utf-8") -> SqlSource | FolderSource:
+    return SqlSource(source) if is_url(source) else FolderSource(source, encoding)
+
+
+# --------------------------------------------------------------------------- coercion
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_float_dtype(s):
+        # Integer-valued ids read as floats (NULLs in an int column) must not gain ".0".
+        as_int = s.dropna()
+        if (as_int == np.floor(as_int)).all():
+            s = s.astype("Int64")
+    out = s.astype("string").str.strip()
+    return out.mask(out == "")
+
+
+def _to_number(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """float64 values and a mask of non-null inputs that are not numbers."""
+    if pd.api.types.is_bool_dtype(s):
+        s = s.astype("float64")
+    if pd.api.types.is_numeric_dtype(s):
+        out = s.astype("float64")
+        return out, pd.Series(False, index=s.index)
+    text = s.astype("string").str.strip()
+    text = text.mask(text == "")
+    # Excel exports write thousands separators ("12,345.60"); strip them only where the
+    # grouping is well-formed, so "1,5" stays a bad value rather than becoming 15.
+    grouped = text.str.match(_THOUSANDS.pattern).fillna(False).astype(bool)
+    text = text.where(~grouped, text.str.replace(",", "", regex=False))
+    out = pd.to_numeric(text, errors="coerce").astype("float64")
+    bad = text.notna() & out.isna()
+    # inf is not an amount
+    inf = np.isinf(out.fillna(0))
+    out = out.mask(inf)
+    return out, (bad | inf)
+
+
+def _to_timestamp(s: pd.Series, source_tz: str) -> tuple[pd.Series, pd.Series]:
+    """UTC timestamps and a mask of non-null inputs that are not timestamps.
+
+    Aware values keep their instant; naive values (and date-only values, at midnight)
+    are read in `source_tz`.
+    """
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return s.dt.tz_convert("UTC"), pd.Series(False, index=s.index)
+    if pd.api.types.is_datetime64_dtype(s):
+        return _localize(s, source_tz), pd.Series(False, index=s.index)
+    text = s.astype("string").str.strip()
+    text = text.mask(text == "")
+    # Excel-style "2026/11/25 08:30" -> ISO-ish; the ISO parser below takes the rest.
+    text = text.str.replace(r"^(\d{4})/(\d{1,2})/(\d{1,2})", r"\1-\2-\3", regex=True)
+    text = text.str.replace(r"^(\d{4})-(\d)-", r"\1-0\2-", regex=True)
+    text = text.str.replace(r"^(\d{4}-\d{2})-(\d)(?!\d)", r"\1-0\2", regex=True)
+    has_offset = text.str.contains(_OFFSET_SUFFIX.pattern, regex=True).fillna(False).astype(bool)
+    # A bare date like 2026-03-04 must not read "-03" ... as an offset.
+    date_only = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
+    has_offset &= ~date_only
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us, UTC]")
+    aware = text[has_offset]
+    if len(aware):
+        parsed = pd.to_datetime(aware, utc=True, errors="coerce", format="ISO8601")
+        retry = parsed.isna()
+        if retry.any():
+            parsed[retry] = pd.to_datetime(aware[retry], utc=True, errors="coerce", format="mixed")
+        out[has_offset] = parsed.astype("datetime64[us, UTC]")
+    naive = text[~has_offset & text.notna()]
+    if len(naive):
+        parsed = pd.to_datetime(naive, errors="coerce", format="ISO8601")
+        retry = parsed.isna()
+        if retry.any():
+            parsed[retry] = pd.to_datetime(naive[retry], errors="coerce", format="mixed")
+        out[naive.index] = _localize(parsed, source_tz).astype("datetime64[us, UTC]")
+    bad = text.notna() & out.isna()
+    return out, bad
+
+
+def _localize(s: pd.Series, tz: str) -> pd.Series:
+    # Ambiguous wall times (the repeated DST hour) read as the first (DST) instant;
+    # non-existent ones (the skipped hour) shift forward: a source clock cannot be wrong.
+    s = pd.to_datetime(s)
+    return s.dt.tz_localize(tz, ambiguous=np.ones(len(s), dtype=bool),
+                            nonexistent="shift_forward").dt.tz_convert("UTC")
+
+
+def _to_integer(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    num, bad = _to_number(s)
+    frac = num.notna() & (num != np.floor(num.fillna(0)))
+    num = num.mask(frac)
+    return num.astype("Int64"), bad | frac
+
+
+def coerce_table(raw: pd.DataFrame, table: SourceTable, source_tz: str) -> TableRead:
+    """Typed frame of `table` from its raw read; see the module docstring."""
+    missing = [c for c in table.required if c not in raw.columns]
+    if missing:
+        raise SourceError(f"{table.name}: missing required column {missing[0]!r}"
+                          + (f" (and {', '.join(missing[1:])})" if len(missing) > 1 else ""))
+    extra = [c for c in raw.columns if c not in table.columns]
+    typed: dict[str, pd.Series] = {}
+    failures = []
+    for col, kind in table.columns.items():
+        if col not in raw.columns:  # an optional column the source does not have
+            s = pd.Series(pd.NA, index=raw.index, dtype="object")
+        else:
+            s = raw[col]
+        if kind == TEXT:
+            typed[col] = _as_text(s)
+            continue
+        if kind == DECIMAL:
+            values, bad = _to_number(s)
+        elif kind == INTEGER:
+            values, bad = _to_integer(s)
+        elif kind == TIMESTAMP:
+            values, bad = _to_timestamp(s, source_tz)
+        else:  # pragma: no cover - schema.py defines only these kinds
+            raise AssertionError(kind)
+        typed[col] = values
+        if bad.any():
+            nonnull = int(s.notna().sum())
+            nbad = int(bad.sum())
+            if nonnull >= MOSTLY_UNCASTABLE_MIN_VALUES and nbad > MOSTLY_UNCASTABLE_SHARE * nonnull:
+                example = s[bad].iloc[0]
+                raise SourceError(f"{table.name}.{col}: {nbad} of {nonnull} values cannot be read "
+                                  f"as {kind} (e.g. {str(example)[:60]!r})")
+            failures.append(pd.DataFrame({"row": raw.index[bad.to_numpy()],
+                                          "reason": f"{col}_invalid"}))
+    typed_df = pd.DataFrame(typed, index=raw.index)
+    fail_df = (pd.concat(failures, ignore_index=True) if failures
+               else pd.DataFrame({"row": pd.Series(dtype="int64"), "reason": pd.Series(dtype="string")}))
+    if extra:
+        log.warning("%s: ignoring extra source column(s): %s", table.name, ", ".join(extra))
+    return TableRead(table.name, raw, typed_df, fail_df, extra)
+
+
+def check_columns(source, table: SourceTable) -> None:
+    """Table-level contract check, before any row is read: required columns present."""
+    cols = source.columns(table)
+    missing = [c for c in table.required if c not in cols]
+    if missing:
+        raise SourceError(f"{table.name}: missing required column {missing[0]!r}"
+                          + (f" (and {', '.join(missing[1:])})" if len(missing) > 1 else ""))
+
+
+def read_table(source, table: SourceTable, source_tz: str, **filters) -> TableRead:
+    check_columns(source, table)
+    raw = source.read(table, **filters)
+    return coerce_table(raw, table, source_tz)
+
+
+def empty_raw(table: SourceTable) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in table.columns})
+
+
+def scan_changes(source, table: SourceTable, source_tz: str) -> pd.DataFrame:
+    """The narrow change scan: key, claim_id and updated_at (UTC) of every source row."""
+    cols = [table.key, table.claim_column, "updated_at"] if table.key != table.claim_column \
+        else [table.key, "updated_at"]
+    check_columns(source, table)
+    raw = source.read(table, columns=cols)
+    out = pd.DataFrame({
+        "key": _as_text(raw[table.key]),
+        "claim_id": _as_text(raw[table.claim_column]),
+    })
+    out["updated_at"], _ = _to_timestamp(raw["updated_at"], source_tz)
+    return out
+
+
+def iter_tables() -> Iterable[SourceTable]:
+    return SOURCE_TABLES.values()

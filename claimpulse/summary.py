@@ -1,0 +1,54 @@
+"""The run summary: markdown for the Prefect artifact and the command line."""
+from __future__ import annotations
+
+import pandas as pd
+
+HEADLINE = (
+    ("closed_claims", "Closed claims", "{:,.0f}"),
+    ("report_to_close_days_p50", "Report→close p50 (days)", "{:.2f}"),
+    ("report_to_close_days_p90", "Report→close p90 (days)", "{:.2f}"),
+    ("paid_rate", "Paid rate", "{:.1%}"),
+    ("denial_rate", "Denial rate", "{:.1%}"),
+    ("reopen_rate_30d", "Reopen rate (30 d)", "{:.1%}"),
+    ("customer_cost_per_claim_mean", "Customer cost per claim", "{:,.2f}"),
+    ("csat_mean", "CSAT mean", "{:.2f}"),
+    ("nps", "NPS", "{:.1f}"),
+    ("complaints_received", "Complaints", "{:,.0f}"),
+)
+
+
+def _fmt(value, spec: str) -> str:
+    if value is None or pd.isna(value):
+        return "–"
+    return spec.format(float(value))
+
+
+def run_markdown(run: dict, counts: pd.DataFrame, quarantine: pd.DataFrame, dates: list,
+                 changed: dict[str, int], headline: pd.Series | None, mode: str,
+                 warnings: list[str] | None = None) -> str:
+    lines = [f"# ClaimPulse {run['flow']} run `{run['run_id']}`", "",
+             f"Mode: **{mode}**. Dates restated: **{len(dates)}**"
+             + (f" ({dates[0]} … {dates[-1]})" if dates else "") + ".", ""]
+    if changed:
+        lines += ["Why: rows changed since the watermark — "
+                  + ", ".join(f"{t}: {n:,}" for t, n in changed.items()) + ".", ""]
+    lines += ["## Rows per source table", "", "| table | read | accepted | quarantined |", "|---|---:|---:|---:|"]
+    for r in counts.itertuples():
+        lines.append(f"| {r.source_table} | {r.rows_read:,} | {r.rows_accepted:,} | {r.rows_quarantined:,} |")
+    lines += ["", "## Quarantined rows by reason", ""]
+    if len(quarantine):
+        reasons = quarantine["reasons"].str.split(";").explode()
+        by = (pd.DataFrame({"table": quarantine.loc[reasons.index, "source_table"].to_numpy(),
+                            "reason": reasons.to_numpy()})
+              .value_counts().rename("rows").reset_index().sort_values(["rows", "table"], ascending=[False, True]))
+        lines += ["| table | reason | rows |", "|---|---|---:|"]
+        lines += [f"| {r.table} | `{r.reason}` | {r.rows:,} |" for r in by.itertuples()]
+    else:
+        lines.append("None.")
+    if headline is not None:
+        lines += ["", f"## Headline metrics, {headline['metric_date']} (all claims)", "",
+                  "| metric | value |", "|---|---:|"]
+        lines += [f"| {label} | {_fmt(headline.get(col), spec)} |" for col, label, spec in HEADLINE]
+    if warnings:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in warnings]
+    return "\n".join(lines) + "\n"

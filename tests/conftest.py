@@ -1,0 +1,32 @@
+"""Shared fixtures. Small data is built in code; the golden example is read from the spec."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC = REPO.parent / "shared" / "spec"
+GOLDEN = SPEC / "golden"
+REALDATA = REPO.parent / "shared" / "realdata"
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_service(ok: bool, what: str) -> None:
+    """Skip with a clear reason when a real server does not answer — but fail under CI=true."""
+    if ok:
+        return
+    if CI:
+        pytest.fail(f"{what} is required under CI=true but did not answer")
+    pytest.skip(f"{what} did not answer; start it to run this test")
+
+
+@pytest.fixture
+def pseudonym_env(monkeypatch):
+    monkeypatch.setenv("CLAIMPULSE_PSEUDONYM_KEY", "test-key")
+    return b"test-key"
