@@ -70,6 +70,25 @@ def run(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = Co
                + ", ".join(f"{t} {n:,}" for t, n in result["written"].items()))
 
 
+@app.command("report")
+def report(
+    warehouse: str = WarehouseOpt, config: str = ConfigOpt,
+    out: Path = typer.Option(Path("data/report.html"), "--out", help="HTML file to write"),
+) -> None:
+    """Write a self-contained HTML report (charts, no network) from the warehouse."""
+    try:
+        from claimpulse.config import load_config, resolve_warehouse
+        from claimpulse.report import build_report
+        from claimpulse.warehouse import Warehouse
+
+        settings = load_config(config)
+        path = build_report(Warehouse(resolve_warehouse(warehouse), settings.schema), out,
+                            currency=settings.currency)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    typer.echo(f"wrote {path}")
+
+
 @app.command("data-dictionary")
 def data_dictionary(out: Path = typer.Option(Path("docs/data-dictionary.md"), "--out")) -> None:
     """Render the warehouse data dictionary as markdown."""

@@ -1,0 +1,737 @@
+"""claimpulse.validate: every SOURCE.md row rule, on small frames built in code."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from claimpulse import validate as V
+from claimpulse.config import default_settings
+from claimpulse.schema import (
+    ACTOR_ROLES,
+    COMPLAINT_SOURCES,
+    COMPLEXITIES,
+    COST_TYPES,
+    DECIMAL,
+    DENIAL_REASONS,
+    EVENT_TYPES,
+    INTEGER,
+    OUTCOMES,
+    SOURCE_TABLES,
+    TABLE_ORDER,
+    TEXT,
+    TIMESTAMP,
+)
+
+RUN_TIME = pd.Timestamp("2024-03-01 12:00", tz="UTC")
+SETTINGS = default_settings()
+
+
+def ts(s: str | None) -> pd.Timestamp:
+    return pd.NaT if s is None else pd.Timestamp(s, tz="UTC")
+
+
+# ---------------------------------------------------------------------------------------------
+# Good frames. Index labels are deliberately not 0..n-1 so positions and labels differ.
+# ---------------------------------------------------------------------------------------------
+GOOD_ROWS: dict[str, list[dict]] = {
+    "claims": [
+        dict(claim_id="C1", policy_id="P1", customer_id="CU1", product_line="auto", channel="app",
+             region="SH", team="T1", complexity="simple", claimed_amount=1000.0, paid_amount=900.0,
+             currency="CNY", outcome="paid", denial_reason=None, reported_at=ts("2024-01-01 09:00"),
+             updated_at=ts("2024-01-20")),
+        dict(claim_id="C2", policy_id="P2", customer_id="CU2", product_line="health", channel="web",
+             region="BJ", team=None, complexity="complex", claimed_amount=0.0, paid_amount=None,
+             currency="CNY", outcome=None, denial_reason=None, reported_at=ts("2024-02-01 09:00"),
+             updated_at=ts("2024-02-02")),
+        dict(claim_id="C3", policy_id="P3", customer_id="CU3", product_line="life", channel="agent",
+             region="GD", team="T2", complexity="complex", claimed_amount=5000.0, paid_amount=None,
+             currency="CNY", outcome="denied", denial_reason="fraud",
+             reported_at=ts("2024-01-05 10:00"), updated_at=ts("2024-01-30")),
+    ],
+    "claim_events": [
+        dict(event_id="E1", claim_id="C1", event_type="accepted", occurred_at=ts("2024-01-01 10:00"),
+             actor_role="intake", updated_at=ts("2024-01-01 10:00")),
+        dict(event_id="E2", claim_id="C1", event_type="decided", occurred_at=ts("2024-01-05"),
+             actor_role="approver", updated_at=ts("2024-01-05")),
+        dict(event_id="E3", claim_id="C1", event_type="paid", occurred_at=ts("2024-01-08"),
+             actor_role="system", updated_at=ts("2024-01-08")),
+        dict(event_id="E4", claim_id="C1", event_type="closed", occurred_at=ts("2024-01-08"),
+             actor_role="handler", updated_at=ts("2024-01-08")),
+        dict(event_id="E5", claim_id="C2", event_type="accepted", occurred_at=ts("2024-02-01 09:00"),
+             actor_role="intake", updated_at=ts("2024-02-01 09:00")),
+        dict(event_id="E6", claim_id="C3", event_type="accepted", occurred_at=ts("2024-01-05 11:00"),
+             actor_role="intake", updated_at=ts("2024-01-05 11:00")),
+        dict(event_id="E7", claim_id="C3", event_type="decided", occurred_at=ts("2024-01-25"),
+             actor_role="approver", updated_at=ts("2024-01-25")),
+        dict(event_id="E8", claim_id="C3", event_type="closed", occurred_at=ts("2024-01-26"),
+             actor_role="system", updated_at=ts("2024-01-26")),
+    ],
+    "surveys": [
+        dict(response_id="S1", claim_id="C1", responded_at=ts("2024-01-10"), csat=5, nps=10,
+             effort=7, comment="call me on 138-0000-0000", updated_at=ts("2024-01-10")),
+        dict(response_id="S2", claim_id="C3", responded_at=ts("2024-01-28"), csat=1, nps=0,
+             effort=1, comment=None, updated_at=ts("2024-01-28")),
+        dict(response_id="S3", claim_id="C2", responded_at=ts("2024-02-05"), csat=None, nps=None,
+             effort=None, comment="ok", updated_at=ts("2024-02-05")),
+    ],
+    "complaints": [
+        dict(complaint_id="K1", claim_id="C1", received_at=ts("2024-01-03"), source="customer",
+             category="slow", resolved_at=ts("2024-01-04"), updated_at=ts("2024-01-04")),
+        dict(complaint_id="K2", claim_id="C2", received_at=ts("2024-02-03"), source="regulator",
+             category=None, resolved_at=None, updated_at=ts("2024-02-03")),
+        dict(complaint_id="K3", claim_id="C3", received_at=ts("2024-01-27"), source="customer",
+             category="denied", resolved_at=ts("2024-01-27"), updated_at=ts("2024-01-27")),
+    ],
+    "customer_costs": [
+        dict(cost_id="X1", claim_id="C1", cost_type="travel", incurred_at=ts("2024-01-02"),
+             quantity=2.0, amount=None, currency=None, updated_at=ts("2024-01-02")),
+        dict(cost_id="X2", claim_id="C1", cost_type="evidence_fee", incurred_at=ts("2024-01-02"),
+             quantity=None, amount=30.0, currency="CNY", updated_at=ts("2024-01-02")),
+        dict(cost_id="X3", claim_id="C3", cost_type="lost_work_time", incurred_at=ts("2024-01-06"),
+             quantity=3.5, amount=0.0, currency="CNY", updated_at=ts("2024-01-06")),
+    ],
+}
+# Index label of the i-th good row of each table.
+OFFSET = {t: 100 * (i + 1) for i, t in enumerate(TABLE_ORDER)}  # claims 100.., events 200..
+
+
+def label(table: str, i: int) -> int:
+    return OFFSET[table] + i
+
+
+def typed_frame(table: str, rows: list[dict], labels: list | None = None) -> pd.DataFrame:
+    """A frame typed exactly as schema.py describes (string / float64 / Int64 / UTC timestamps)."""
+    spec = SOURCE_TABLES[table]
+    data = {}
+    for col, kind in spec.columns.items():
+        values = [r.get(col) for r in rows]
+        if kind == TEXT:
+            data[col] = pd.array(values, dtype="string")
+        elif kind == DECIMAL:
+            data[col] = pd.array([np.nan if v is None else v for v in values], dtype="float64")
+        elif kind == INTEGER:
+            data[col] = pd.array(values, dtype="Int64")
+        elif kind == TIMESTAMP:
+            data[col] = pd.Series(pd.to_datetime(
+                [pd.NaT if v is None else v for v in values], utc=True)).astype(
+                "datetime64[us, UTC]").array
+    if labels is None:
+        labels = [label(table, i) for i in range(len(rows))]
+    return pd.DataFrame(data, index=pd.Index(labels))
+
+
+def good_typed() -> dict[str, pd.DataFrame]:
+    return {t: typed_frame(t, [dict(r) for r in GOOD_ROWS[t]]) for t in TABLE_ORDER}
+
+
+def raw_of(typed: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Stand-in raw frames: what a CSV reader would give (objects / ISO text), same index."""
+    out = {}
+    for t, df in typed.items():
+        raw = df.astype(object).where(df.notna(), None)
+        for col, kind in SOURCE_TABLES[t].columns.items():
+            if kind == TIMESTAMP:
+                raw[col] = [None if pd.isna(v) else v.strftime("%Y-%m-%d %H:%M:%S")
+                            for v in df[col]]
+        out[t] = raw
+    return out
+
+
+def run(typed: dict[str, pd.DataFrame], *, raw=None, failures=None, settings=SETTINGS,
+        run_time=RUN_TIME, partition="2024-03-01") -> V.ValidationOutcome:
+    return V.validate_sources(typed, raw if raw is not None else raw_of(typed), failures or {},
+                              settings, run_time, partition)
+
+
+def with_change(table: str, i: int, **changes) -> dict[str, pd.DataFrame]:
+    """Good frames with row i of `table` changed."""
+    rows = {t: [dict(r) for r in GOOD_ROWS[t]] for t in TABLE_ORDER}
+    rows[table][i].update(changes)
+    return {t: typed_frame(t, rows[t]) for t in TABLE_ORDER}
+
+
+def with_rows(table: str, *extra: dict) -> dict[str, pd.DataFrame]:
+    """Good frames plus extra rows appended to `table` (labels continue the table's numbering)."""
+    rows = {t: [dict(r) for r in GOOD_ROWS[t]] for t in TABLE_ORDER}
+    rows[table].extend(extra)
+    return {t: typed_frame(t, rows[t]) for t in TABLE_ORDER}
+
+
+def reasons_by_row(out: V.ValidationOutcome, table: str) -> dict:
+    q = out.quarantine[out.quarantine["source_table"] == table]
+    return {row: set(r.split(";")) for row, r in zip(q["row"], q["reasons"])}
+
+
+def assert_consistent(out: V.ValidationOutcome, typed: dict[str, pd.DataFrame]) -> None:
+    for t in TABLE_ORDER:
+        q_rows = set(out.quarantine.loc[out.quarantine["source_table"] == t, "row"])
+        acc_rows = set(out.accepted[t].index)
+        assert q_rows.isdisjoint(acc_rows)
+        assert q_rows | acc_rows == set(typed[t].index)
+        c = out.counts.set_index("source_table").loc[t]
+        assert (c.rows_read, c.rows_accepted, c.rows_quarantined) == (
+            len(typed[t]), len(acc_rows), len(q_rows))
+
+
+# ---------------------------------------------------------------------------------------------
+# Suites
+# ---------------------------------------------------------------------------------------------
+def test_suites_load_with_reason_codes_and_unique_labels():
+    suites = V.load_suites()
+    assert set(suites) == set(TABLE_ORDER)
+    for t, suite in suites.items():
+        assert suite.expectations, t
+        labels = [V.expectation_label(e) for e in suite.expectations]
+        assert len(labels) == len(set(labels)), t
+        for e in suite.expectations:
+            assert e.meta["reason"] in V.REASON_CODES, (t, e.meta)
+        # The file is the suite's JSON: it round-trips.
+        on_disk = json.loads((V.EXPECTATIONS_DIR / f"{t}.json").read_text())
+        again = suite.to_json_dict()
+        assert [x["type"] for x in again["expectations"]] == [
+            x["type"] for x in on_disk["expectations"]]
+        assert [x["meta"] for x in again["expectations"]] == [
+            x["meta"] for x in on_disk["expectations"]]
+
+
+def test_a_suite_without_reason_codes_is_refused(tmp_path):
+    for t in TABLE_ORDER:
+        (tmp_path / f"{t}.json").write_text((V.EXPECTATIONS_DIR / f"{t}.json").read_text())
+    assert set(V.load_suites(tmp_path)) == set(TABLE_ORDER)
+    data = json.loads((tmp_path / "surveys.json").read_text())
+    data["expectations"][0]["meta"] = {}
+    (tmp_path / "surveys.json").write_text(json.dumps(data))
+    with pytest.raises(V.SourceValidationError, match="surveys.*meta.reason"):
+        V.load_suites(tmp_path)
+
+
+def test_rule_codes_are_in_reason_codes():
+    for code in ("orphan_claim", "milestone_order", "claim_quarantined",
+                 "evidence_fee_without_amount", "reported_at_invalid", "csat_invalid",
+                 "claim_id_not_unique", "cost_id_not_unique", "quantity_missing"):
+        assert code in V.REASON_CODES
+
+
+def _value_set(table: str, column: str):
+    for e in V.load_suites()[table].expectations:
+        cfg = e.configuration
+        if cfg.type == "expect_column_values_to_be_in_set" and cfg.kwargs["column"] == column:
+            return cfg.kwargs["value_set"]
+    raise AssertionError(f"no in_set expectation for {table}.{column}")
+
+
+def test_suite_value_sets_match_schema_and_parameters():
+    assert _value_set("claims", "complexity") == list(COMPLEXITIES)
+    assert _value_set("claims", "outcome") == list(OUTCOMES)
+    assert _value_set("claims", "denial_reason") == list(DENIAL_REASONS)
+    assert _value_set("claim_events", "event_type") == list(EVENT_TYPES)
+    assert _value_set("claim_events", "actor_role") == list(ACTOR_ROLES)
+    assert _value_set("complaints", "source") == list(COMPLAINT_SOURCES)
+    assert _value_set("customer_costs", "cost_type") == list(COST_TYPES)
+    assert _value_set("claims", "product_line") == {"$PARAMETER": "product_lines"}
+    assert _value_set("claims", "channel") == {"$PARAMETER": "channels"}
+    assert _value_set("claims", "currency") == {"$PARAMETER": "currency"}
+    assert _value_set("customer_costs", "currency") == {"$PARAMETER": "currency"}
+    params = V.suite_parameters(SETTINGS, RUN_TIME)
+    assert params["currency"] == ["CNY"]
+    assert params["max_occurred_at"] == pd.Timestamp("2024-03-01 13:00", tz="UTC")
+
+
+def test_reason_codes_documented_in_module_docstring():
+    doc = V.__doc__
+    generic = {"_missing": "<col>_missing", "_not_allowed": "<col>_not_allowed",
+               "_out_of_range": "<col>_out_of_range", "_not_unique": "<key>_not_unique",
+               "_invalid": "<col>_invalid"}
+    for code in V.REASON_CODES:
+        assert code in doc or any(code.endswith(s) and g in doc for s, g in generic.items()), code
+    for code in ("orphan_claim", "milestone_order", "claim_quarantined",
+                 "evidence_fee_without_amount", "occurred_at_in_future",
+                 "resolved_before_received", "denial_reason_without_denial"):
+        assert f"``{code}``" in doc
+
+
+# ---------------------------------------------------------------------------------------------
+# Good data passes
+# ---------------------------------------------------------------------------------------------
+def test_good_frames_pass_every_suite_and_rule():
+    typed = good_typed()
+    out = run(typed)
+    assert out.quarantine.empty
+    assert list(out.quarantine.columns) == list(V.QUARANTINE_COLUMNS)
+    for t in TABLE_ORDER:
+        pd.testing.assert_frame_equal(out.accepted[t], typed[t])
+    assert out.results["success"].all(), out.results[~out.results["success"]]
+    assert (out.results["unexpected_rows"] == 0).all()
+    assert list(out.results.columns) == list(V.RESULTS_COLUMNS)
+    assert set(out.results["partition"]) == {"2024-03-01"}
+    assert_consistent(out, typed)
+
+
+def test_empty_tables():
+    typed = {t: typed_frame(t, []) for t in TABLE_ORDER}
+    out = run(typed)
+    assert out.quarantine.empty
+    assert (out.counts[["rows_read", "rows_accepted", "rows_quarantined"]] == 0).all().all()
+    assert (out.results["evaluated_rows"] == 0).all()
+    assert out.results["success"].all()
+
+
+# ---------------------------------------------------------------------------------------------
+# One bad value -> exactly that row, exactly that reason
+# ---------------------------------------------------------------------------------------------
+CASES = [
+    # claims (row 1 = C2: outcome null; row 2 = C3: denied/fraud)
+    *[("claims", 1, {c: None}, {f"{c}_missing"})
+      for c in ("claim_id", "policy_id", "customer_id", "product_line", "channel", "region",
+                "complexity", "claimed_amount", "currency", "reported_at", "updated_at")],
+    ("claims", 1, {"product_line": "marine"}, {"product_line_not_allowed"}),
+    ("claims", 1, {"channel": "fax"}, {"channel_not_allowed"}),
+    ("claims", 1, {"complexity": "medium"}, {"complexity_not_allowed"}),
+    ("claims", 1, {"outcome": "lost"}, {"outcome_not_allowed"}),
+    ("claims", 2, {"denial_reason": "bribe"}, {"denial_reason_not_allowed"}),
+    ("claims", 1, {"currency": "USD"}, {"currency_not_allowed"}),
+    ("claims", 2, {"denial_reason": None}, {"denial_reason_missing"}),
+    ("claims", 0, {"denial_reason": "fraud"}, {"denial_reason_without_denial"}),
+    ("claims", 1, {"denial_reason": "fraud"}, {"denial_reason_without_denial"}),
+    ("claims", 1, {"claimed_amount": -0.01}, {"claimed_amount_out_of_range"}),
+    ("claims", 0, {"paid_amount": -5.0}, {"paid_amount_out_of_range"}),
+    # claim_events (row 4 = E5, C2's only event)
+    *[("claim_events", 4, {c: None}, {f"{c}_missing"})
+      for c in ("event_id", "claim_id", "event_type", "occurred_at", "actor_role", "updated_at")],
+    ("claim_events", 4, {"event_type": "lunch"}, {"event_type_not_allowed"}),
+    ("claim_events", 4, {"actor_role": "ceo"}, {"actor_role_not_allowed"}),
+    ("claim_events", 4, {"occurred_at": RUN_TIME + pd.Timedelta(minutes=61)},
+     {"occurred_at_in_future"}),
+    # surveys
+    *[("surveys", 0, {c: None}, {f"{c}_missing"})
+      for c in ("response_id", "claim_id", "responded_at", "updated_at")],
+    ("surveys", 0, {"csat": 0}, {"csat_out_of_range"}),
+    ("surveys", 0, {"csat": 6}, {"csat_out_of_range"}),
+    ("surveys", 0, {"nps": -1}, {"nps_out_of_range"}),
+    ("surveys", 0, {"nps": 11}, {"nps_out_of_range"}),
+    ("surveys", 0, {"effort": 0}, {"effort_out_of_range"}),
+    ("surveys", 0, {"effort": 8}, {"effort_out_of_range"}),
+    # complaints
+    *[("complaints", 1, {c: None}, {f"{c}_missing"})
+      for c in ("complaint_id", "claim_id", "received_at", "source", "updated_at")],
+    ("complaints", 1, {"source": "press"}, {"source_not_allowed"}),
+    ("complaints", 0, {"resolved_at": ts("2024-01-02 23:59")}, {"resolved_before_received"}),
+    # customer_costs (row 0 = travel, row 1 = evidence_fee, row 2 = lost_work_time)
+    *[("customer_costs", 2, {c: None}, {f"{c}_missing"})
+      for c in ("cost_id", "claim_id", "cost_type", "incurred_at", "updated_at")],
+    ("customer_costs", 0, {"cost_type": "parking"}, {"cost_type_not_allowed"}),
+    ("customer_costs", 0, {"quantity": None}, {"quantity_missing"}),
+    ("customer_costs", 2, {"quantity": None}, {"quantity_missing"}),
+    ("customer_costs", 0, {"cost_type": None, "quantity": None},
+     {"cost_type_missing", "quantity_missing"}),
+    ("customer_costs", 0, {"quantity": -1.0}, {"quantity_out_of_range"}),
+    ("customer_costs", 2, {"amount": -1.0}, {"amount_out_of_range"}),
+    ("customer_costs", 2, {"currency": "USD"}, {"currency_not_allowed"}),
+    ("customer_costs", 2, {"currency": None}, {"currency_missing"}),
+    ("customer_costs", 1, {"amount": None, "currency": None}, {"evidence_fee_without_amount"}),
+]
+
+
+@pytest.mark.parametrize("table,i,changes,expected", CASES,
+                         ids=[f"{c[0]}-{'-'.join(c[3])}-{i}" for i, c in enumerate(CASES)])
+def test_rule_flags_exactly_the_bad_row(table, i, changes, expected):
+    typed = with_change(table, i, **changes)
+    out = run(typed)
+    assert reasons_by_row(out, table) == {label(table, i): expected}
+    assert label(table, i) not in out.accepted[table].index
+    assert len(out.accepted[table]) == len(typed[table]) - 1
+    # Only the bad row's claim family may be touched in the other tables.
+    for t in TABLE_ORDER:
+        if t != table and table != "claims":
+            assert reasons_by_row(out, t) == {}, t
+    assert_consistent(out, typed)
+
+
+@pytest.mark.parametrize("table,i,changes", [
+    ("claim_events", 4, {"occurred_at": RUN_TIME + pd.Timedelta(hours=1)}),  # boundary
+    ("surveys", 0, {"csat": 1, "nps": 0, "effort": 1}),
+    ("surveys", 0, {"csat": 5, "nps": 10, "effort": 7}),
+    ("customer_costs", 1, {"quantity": None, "amount": 0.0}),      # evidence fee, free
+    ("customer_costs", 0, {"amount": None, "currency": "CNY"}),    # currency without amount
+    ("complaints", 1, {"resolved_at": ts("2024-02-03")}),          # resolved == received
+    ("claims", 2, {"outcome": "denied", "denial_reason": "other"}),
+    ("claims", 0, {"team": None, "paid_amount": 0.0}),
+])
+def test_edge_values_pass(table, i, changes):
+    out = run(with_change(table, i, **changes))
+    assert out.quarantine.empty, out.quarantine[["source_table", "row", "reasons"]]
+
+
+def test_every_reason_of_a_row_is_reported():
+    typed = with_change("claims", 1, product_line="marine", region=None, claimed_amount=-1.0,
+                        denial_reason="fraud")
+    out = run(typed)
+    q = out.quarantine[out.quarantine["source_table"] == "claims"]
+    assert q["reasons"].tolist() == [
+        "claimed_amount_out_of_range;denial_reason_without_denial;product_line_not_allowed;"
+        "region_missing"]
+
+
+def test_claim_rule_holds_its_children():
+    out = run(with_change("claims", 1, region=None))  # C2: event E5, survey S3, complaint K2
+    assert reasons_by_row(out, "claims") == {label("claims", 1): {"region_missing"}}
+    assert reasons_by_row(out, "claim_events") == {label("claim_events", 4): {"claim_quarantined"}}
+    assert reasons_by_row(out, "surveys") == {label("surveys", 2): {"claim_quarantined"}}
+    assert reasons_by_row(out, "complaints") == {label("complaints", 1): {"claim_quarantined"}}
+    assert reasons_by_row(out, "customer_costs") == {}
+
+
+def test_child_keeps_own_reasons_and_claim_quarantined():
+    typed = with_change("claims", 1, region=None)
+    typed["surveys"].loc[label("surveys", 2), "csat"] = 9
+    out = run(typed)
+    assert reasons_by_row(out, "surveys") == {
+        label("surveys", 2): {"claim_quarantined", "csat_out_of_range"}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Uniqueness
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("table,i", [("claims", 0), ("claim_events", 4), ("surveys", 1),
+                                     ("complaints", 2), ("customer_costs", 0)])
+def test_duplicated_id_quarantines_every_copy(table, i):
+    copy = dict(GOOD_ROWS[table][i])
+    typed = with_rows(table, copy, dict(copy))
+    out = run(typed)
+    key = SOURCE_TABLES[table].key
+    code = f"{key}_not_unique"
+    got = reasons_by_row(out, table)
+    n = len(GOOD_ROWS[table])
+    assert set(got) == {label(table, i), label(table, n), label(table, n + 1)}
+    assert all(code in r for r in got.values())
+    assert out.accepted[table][key].value_counts().max() == 1
+    assert (out.quarantine.loc[out.quarantine["source_table"] == table, "source_key"]
+            == copy[key]).all()
+    res = out.results.set_index(["source_table", "expectation"]).loc[
+        (table, f"expect_column_values_to_be_unique({key})")]
+    assert (res.unexpected_rows, bool(res.success)) == (3, False)
+    assert_consistent(out, typed)
+
+
+def test_duplicated_claim_holds_children():
+    typed = with_rows("claims", dict(GOOD_ROWS["claims"][0]))
+    out = run(typed)
+    assert reasons_by_row(out, "claims") == {label("claims", 0): {"claim_id_not_unique"},
+                                             label("claims", 3): {"claim_id_not_unique"}}
+    assert set(reasons_by_row(out, "claim_events")) == {label("claim_events", k) for k in range(4)}
+    assert reasons_by_row(out, "surveys") == {label("surveys", 0): {"claim_quarantined"}}
+    assert reasons_by_row(out, "customer_costs") == {
+        label("customer_costs", 0): {"claim_quarantined"},
+        label("customer_costs", 1): {"claim_quarantined"}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-table rules
+# ---------------------------------------------------------------------------------------------
+def test_milestone_order_holds_claim_and_events_and_children():
+    # C1 decided (E2) before accepted (E1).
+    typed = with_change("claim_events", 1, occurred_at=ts("2024-01-01 09:30"))
+    out = run(typed)
+    assert reasons_by_row(out, "claims") == {label("claims", 0): {"milestone_order"}}
+    assert reasons_by_row(out, "claim_events") == {
+        label("claim_events", k): {"milestone_order"} for k in range(4)}
+    assert reasons_by_row(out, "surveys") == {label("surveys", 0): {"claim_quarantined"}}
+    assert reasons_by_row(out, "complaints") == {label("complaints", 0): {"claim_quarantined"}}
+    assert reasons_by_row(out, "customer_costs") == {
+        label("customer_costs", 0): {"claim_quarantined"},
+        label("customer_costs", 1): {"claim_quarantined"}}
+    res = out.results.set_index(["source_table", "expectation"])
+    assert res.loc[("claims", "claimpulse_rule(milestone_order)"), "unexpected_rows"] == 1
+    assert res.loc[("claim_events", "claimpulse_rule(milestone_order)"), "unexpected_rows"] == 4
+    assert not res.loc[("claims", "claimpulse_rule(milestone_order)"), "success"]
+    assert_consistent(out, typed)
+
+
+@pytest.mark.parametrize("table,i,changes", [
+    ("claims", 0, {"reported_at": ts("2024-01-01 10:30")}),            # reported after accepted
+    ("claims", 2, {"reported_at": ts("2024-01-26 12:00")}),            # reported after closed
+    ("claim_events", 2, {"occurred_at": ts("2024-01-04")}),            # paid before decided
+    ("claim_events", 3, {"occurred_at": ts("2024-01-04")}),            # closed before decided
+    ("claim_events", 7, {"occurred_at": ts("2024-01-05 10:30")}),      # closed before accepted
+])
+def test_milestone_order_pairs(table, i, changes):
+    out = run(with_change(table, i, **changes))
+    claim = GOOD_ROWS[table][i]["claim_id"]
+    bad_claims = {r for r, rs in reasons_by_row(out, "claims").items() if "milestone_order" in rs}
+    c_index = [r["claim_id"] for r in GOOD_ROWS["claims"]].index(claim)
+    assert bad_claims == {label("claims", c_index)}
+
+
+def test_milestone_uses_first_occurrence_and_only_good_events():
+    typed = with_rows(
+        "claim_events",
+        # a second `accepted` after payment: the first occurrence still keeps the order
+        dict(event_id="E9", claim_id="C1", event_type="accepted", occurred_at=ts("2024-01-09"),
+             actor_role="handler", updated_at=ts("2024-01-09")),
+        # an event failing its own rule does not count as C2's acceptance
+        dict(event_id="E10", claim_id="C2", event_type="accepted",
+             occurred_at=ts("2024-01-15"), actor_role="ceo", updated_at=ts("2024-01-15")),
+    )
+    out = run(typed)
+    assert reasons_by_row(out, "claims") == {}
+    assert reasons_by_row(out, "claim_events") == {label("claim_events", 9): {"actor_role_not_allowed"}}
+
+
+def test_milestone_event_keeps_own_reasons():
+    typed = with_change("claim_events", 1, occurred_at=ts("2024-01-01 09:30"))  # C1 out of order
+    typed["claim_events"].loc[label("claim_events", 3), "actor_role"] = "ceo"
+    out = run(typed)
+    assert reasons_by_row(out, "claim_events")[label("claim_events", 3)] == {
+        "actor_role_not_allowed", "milestone_order"}
+
+
+def test_milestone_and_other_claim_reason_gives_events_both():
+    typed = with_change("claim_events", 1, occurred_at=ts("2024-01-01 09:30"))
+    typed["claims"].loc[label("claims", 0), "region"] = pd.NA
+    out = run(typed)
+    assert reasons_by_row(out, "claims") == {label("claims", 0): {"milestone_order", "region_missing"}}
+    assert reasons_by_row(out, "claim_events")[label("claim_events", 0)] == {
+        "milestone_order", "claim_quarantined"}
+
+
+@pytest.mark.parametrize("table", ["claim_events", "surveys", "complaints", "customer_costs"])
+def test_orphan_claim(table):
+    typed = with_change(table, 0, claim_id="C404")
+    out = run(typed)
+    assert reasons_by_row(out, table) == {label(table, 0): {"orphan_claim"}}
+    res = out.results.set_index(["source_table", "expectation"]).loc[
+        (table, "claimpulse_rule(orphan_claim)")]
+    assert (res.evaluated_rows, res.unexpected_rows) == (len(typed[table]), 1)
+
+
+def test_claim_that_exists_only_quarantined_is_not_orphan():
+    out = run(with_change("claims", 2, product_line="marine"))  # C3
+    assert reasons_by_row(out, "surveys") == {label("surveys", 1): {"claim_quarantined"}}
+
+
+def test_evidence_fee_without_amount_result_row():
+    out = run(with_change("customer_costs", 1, amount=None, currency=None))
+    res = out.results.set_index(["source_table", "expectation"]).loc[
+        ("customer_costs", "claimpulse_rule(evidence_fee_without_amount)")]
+    assert (res.evaluated_rows, res.unexpected_rows, bool(res.success)) == (1, 1, False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cast failures from extraction
+# ---------------------------------------------------------------------------------------------
+def test_coercion_failures_join_reasons_without_missing():
+    typed = with_change("claims", 1, reported_at=None, product_line="marine")
+    typed["surveys"].loc[label("surveys", 1), "csat"] = pd.NA
+    failures = {
+        "claims": pd.DataFrame({"row": [label("claims", 1)], "reason": ["reported_at_invalid"]}),
+        "surveys": pd.DataFrame({"row": [label("surveys", 1)], "reason": ["csat_invalid"]}),
+    }
+    out = run(typed, failures=failures)
+    assert reasons_by_row(out, "claims") == {
+        label("claims", 1): {"product_line_not_allowed", "reported_at_invalid"}}
+    assert reasons_by_row(out, "surveys") == {label("surveys", 1): {"csat_invalid"},
+                                              label("surveys", 2): {"claim_quarantined"}}
+    # The null left by the failed cast does not count against the not-null expectation's rows
+    # in the quarantine, but GX still saw a null:
+    res = out.results.set_index(["source_table", "expectation"])
+    assert res.loc[("claims", "expect_column_values_to_not_be_null(reported_at)"),
+                   "unexpected_rows"] == 1
+
+
+def test_coercion_failure_of_required_amount_is_not_also_missing():
+    typed = with_change("customer_costs", 1, amount=None)  # evidence fee, amount failed to cast
+    failures = {"customer_costs": pd.DataFrame({"row": [label("customer_costs", 1)],
+                                                "reason": ["amount_invalid"]})}
+    out = run(typed, failures=failures)
+    assert reasons_by_row(out, "customer_costs") == {label("customer_costs", 1): {"amount_invalid"}}
+
+
+def test_coercion_failure_for_unknown_row_is_an_error():
+    failures = {"claims": pd.DataFrame({"row": [999], "reason": ["reported_at_invalid"]})}
+    with pytest.raises(V.SourceValidationError, match="claims"):
+        run(good_typed(), failures=failures)
+
+
+# ---------------------------------------------------------------------------------------------
+# Quarantine rows
+# ---------------------------------------------------------------------------------------------
+def test_row_data_is_raw_row_with_personal_fields_masked():
+    typed = with_change("claims", 0, region=None)       # C1 -> held; S1 held with it
+    raw = raw_of(typed)
+    raw["claims"]["region"] = raw["claims"]["region"].astype(object)
+    raw["claims"].loc[label("claims", 0), "region"] = "   "  # raw text, typed as null
+    out = run(typed, raw=raw)
+    q = out.quarantine.set_index(["source_table", "row"])
+    claim = json.loads(q.loc[("claims", label("claims", 0)), "row_data"])
+    assert claim["customer_id"] == "***"
+    assert claim["policy_id"] == "P1"
+    assert claim["region"] == "   "
+    assert claim["reported_at"] == "2024-01-01 09:00:00"
+    survey = json.loads(q.loc[("surveys", label("surveys", 0)), "row_data"])
+    assert survey["comment"] == "***"
+    assert "138" not in q.loc[("surveys", label("surveys", 0)), "row_data"]
+    assert q.loc[("claims", label("claims", 0)), "source_key"] == "C1"
+    assert q.loc[("surveys", label("surveys", 0)), "claim_id"] == "C1"
+    assert q.loc[("surveys", label("surveys", 0)), "source_key"] == "S1"
+
+
+def test_null_personal_field_stays_null_and_configured_columns_are_masked():
+    typed = with_change("surveys", 1, csat=0)  # S2 has a null comment
+    typed2 = with_change("claims", 1, region=None)
+    out = run(typed, settings=default_settings(personal_columns=["category", "policy_id"]))
+    survey = json.loads(out.quarantine["row_data"].iloc[0])
+    assert survey["comment"] is None
+    out2 = run(typed2, settings=default_settings(personal_columns=["category", "policy_id"]))
+    q = out2.quarantine.set_index(["source_table", "row"])
+    claim = json.loads(q.loc[("claims", label("claims", 1)), "row_data"])
+    assert claim["policy_id"] == "***" and claim["customer_id"] == "***"
+    complaint = json.loads(q.loc[("complaints", label("complaints", 1)), "row_data"])
+    assert complaint["category"] is None  # null stays null
+    out3 = run(with_change("complaints", 0, source="press"),
+               settings=default_settings(personal_columns=["category"]))
+    assert json.loads(out3.quarantine["row_data"].iloc[0])["category"] == "***"
+
+
+def test_null_key_gives_null_source_key():
+    out = run(with_change("surveys", 0, response_id=None))
+    q = out.quarantine
+    assert len(q) == 1 and pd.isna(q["source_key"].iloc[0])
+    assert q["claim_id"].iloc[0] == "C1"
+
+
+# ---------------------------------------------------------------------------------------------
+# Counts and results
+# ---------------------------------------------------------------------------------------------
+def test_counts_invariant():
+    typed = with_change("claims", 1, region=None)
+    typed = {**typed, "surveys": typed_frame("surveys", [dict(r) for r in GOOD_ROWS["surveys"]]
+                                             + [dict(GOOD_ROWS["surveys"][0])])}
+    out = run(typed)
+    counts = out.counts.set_index("source_table")
+    assert list(counts.index) == list(TABLE_ORDER)
+    assert (counts.rows_read == counts.rows_accepted + counts.rows_quarantined).all()
+    assert counts.loc["claims"].tolist() == [3, 2, 1]
+    # S1 and its copy not unique, S3 held with C2
+    assert counts.loc["surveys"].tolist() == [4, 1, 3]
+    assert_consistent(out, typed)
+
+
+def test_counts_invariant_breach_raises(monkeypatch):
+    original = V._Reasons.joined
+
+    def doubled(self):  # a bug that would count a row twice
+        j = original(self)
+        return pd.concat([j, j]) if len(j) else j
+
+    monkeypatch.setattr(V._Reasons, "joined", doubled)
+    with pytest.raises(V.SourceValidationError, match="rows read"):
+        run(with_change("claims", 1, region=None))
+
+
+def test_results_one_row_per_expectation_with_counts():
+    typed = with_rows(
+        "claims",
+        {**GOOD_ROWS["claims"][1], "claim_id": "C4", "product_line": "marine"},
+        {**GOOD_ROWS["claims"][1], "claim_id": "C5", "product_line": "boat"},
+        {**GOOD_ROWS["claims"][1], "claim_id": "C6", "product_line": None},
+    )
+    out = run(typed, partition="2024-02-29")
+    suites = V.load_suites()
+    for t in TABLE_ORDER:
+        r = out.results[out.results["source_table"] == t]
+        gx_rows = r[~r["expectation"].str.startswith("claimpulse_rule(")]
+        assert gx_rows["expectation"].tolist() == [
+            V.expectation_label(e) for e in suites[t].expectations]
+        assert r["expectation"].is_unique
+    rules = out.results[out.results["expectation"].str.startswith("claimpulse_rule(")]
+    assert sorted(zip(rules["source_table"], rules["expectation"])) == sorted([
+        ("claims", "claimpulse_rule(milestone_order)"),
+        ("claim_events", "claimpulse_rule(orphan_claim)"),
+        ("claim_events", "claimpulse_rule(milestone_order)"),
+        ("claim_events", "claimpulse_rule(claim_quarantined)"),
+        ("surveys", "claimpulse_rule(orphan_claim)"),
+        ("surveys", "claimpulse_rule(claim_quarantined)"),
+        ("complaints", "claimpulse_rule(orphan_claim)"),
+        ("complaints", "claimpulse_rule(claim_quarantined)"),
+        ("customer_costs", "claimpulse_rule(evidence_fee_without_amount)"),
+        ("customer_costs", "claimpulse_rule(orphan_claim)"),
+        ("customer_costs", "claimpulse_rule(claim_quarantined)"),
+    ])
+    res = out.results.set_index(["source_table", "expectation"])
+    got = lambda t, e: tuple(res.loc[(t, e), ["success", "evaluated_rows", "unexpected_rows"]])
+    assert got("claims", "expect_column_values_to_not_be_null(product_line)") == (False, 6, 1)
+    assert got("claims", "expect_column_values_to_be_in_set(product_line)") == (False, 5, 2)
+    assert got("claims", "expect_column_values_to_be_in_set(channel)") == (True, 6, 0)
+    # row_condition: only the denied claim is judged
+    assert got("claims", "expect_column_values_to_not_be_null(denial_reason)") == (True, 1, 0)
+    # nulls are not judged by a range: paid_amount is set on C1 only
+    assert got("claims", "expect_column_values_to_be_between(paid_amount)") == (True, 1, 0)
+    assert got("complaints", "expect_column_pair_values_a_to_be_greater_than_b"
+                             "(resolved_at,received_at)") == (True, 2, 0)
+    assert set(out.results["partition"]) == {"2024-02-29"}
+    assert out.results["evaluated_rows"].dtype == "int64"
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+# ---------------------------------------------------------------------------------------------
+def test_configured_product_lines_accept_a_new_value():
+    typed = with_change("claims", 1, product_line="marine")
+    assert reasons_by_row(run(typed), "claims") == {label("claims", 1): {"product_line_not_allowed"}}
+    custom = default_settings(product_lines=["auto", "property", "health", "life", "accident",
+                                             "liability", "marine"])
+    assert run(typed, settings=custom).quarantine.empty
+    narrow = default_settings(product_lines=["auto", "life"])
+    assert reasons_by_row(run(good_typed(), settings=narrow), "claims") == {
+        label("claims", 1): {"product_line_not_allowed"}}
+
+
+def test_configured_channels_and_currency():
+    typed = with_change("claims", 1, channel="wechat")
+    custom = default_settings(channels=["app", "web", "phone", "agent", "branch", "wechat"])
+    assert run(typed, settings=custom).quarantine.empty
+    usd = default_settings(currency="USD")
+    out = run(good_typed(), settings=usd)
+    assert {r for rs in reasons_by_row(out, "claims").values() for r in rs} == {"currency_not_allowed"}
+    costs = reasons_by_row(out, "customer_costs")
+    assert {r for r, rs in costs.items() if "currency_not_allowed" in rs} == {
+        label("customer_costs", 1), label("customer_costs", 2)}
+
+
+def test_run_time_moves_the_future_cutoff():
+    typed = with_change("claim_events", 4, occurred_at=ts("2024-02-01 09:00"))
+    early = run(typed, run_time=pd.Timestamp("2024-02-01 07:59", tz="UTC"))
+    assert reasons_by_row(early, "claim_events") == {label("claim_events", 4): {"occurred_at_in_future"}}
+    assert run(typed, run_time=pd.Timestamp("2024-02-01 08:00", tz="UTC")).quarantine.empty
+
+
+# ---------------------------------------------------------------------------------------------
+# GX plumbing
+# ---------------------------------------------------------------------------------------------
+def test_gx_context_built_once_and_quiet(monkeypatch, capfd):
+    run(good_typed())
+    state = V._gx_state()
+
+    def boom():
+        raise AssertionError("GX context rebuilt")
+
+    monkeypatch.setattr(V, "_build_state", boom)
+    capfd.readouterr()
+    out = run(with_change("claims", 1, region=None))
+    assert V._gx_state() is state
+    assert len(out.quarantine) > 0
+    captured = capfd.readouterr()
+    assert "Calculating Metrics" not in captured.err + captured.out
+    assert "%|" not in captured.err  # no tqdm bar of any kind
+    import os
+    assert os.environ["GX_ANALYTICS_ENABLED"] == "false"
+
+
+def test_missing_typed_column_is_a_clear_error():
+    typed = good_typed()
+    typed["surveys"] = typed["surveys"].drop(columns=["nps"])
+    with pytest.raises(V.SourceValidationError, match="surveys.*nps"):
+        run(typed, raw=raw_of(good_typed()))
