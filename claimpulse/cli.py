@@ -70,6 +70,32 @@ def run(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = Co
                + ", ".join(f"{t} {n:,}" for t, n in result["written"].items()))
 
 
+@app.command("backfill")
+def backfill(
+    start: str = typer.Option(..., "--start", help="First local date, YYYY-MM-DD"),
+    end: str = typer.Option(..., "--end", help="Last local date (inclusive), YYYY-MM-DD"),
+    source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = ConfigOpt,
+    workers: int = typer.Option(1, "--workers", min=1, help="Partitions computed in parallel (threads)"),
+    dask_address: str = typer.Option(None, "--dask-address", help="Compute partitions on this Dask cluster"),
+) -> None:
+    """Recompute the local dates START..END from the source, partition by partition (resumable)."""
+    import datetime as dt
+
+    try:
+        s, e = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError as exc:
+        _fail(ValueError(f"--start/--end must be YYYY-MM-DD: {exc}"))
+    try:
+        from flows.backfill import backfill as backfill_flow
+
+        result = backfill_flow(start=s, end=e, source_url=source, warehouse_url=warehouse,
+                               config_path=config, workers=workers, dask_address=dask_address)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    typer.echo(f"backfill {result['run_id']}: {len(result['computed'])} of {len(result['dates'])} "
+               f"partition(s) computed; " + ", ".join(f"{t} {n:,}" for t, n in result["written"].items()))
+
+
 @app.command("report")
 def report(
     warehouse: str = WarehouseOpt, config: str = ConfigOpt,

@@ -28,6 +28,7 @@ class Col:
     type: str
     doc: str
     nullable: bool = True
+    bi: bool = True  # readable by the BI reader role (False: column-level grant leaves it out)
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,11 @@ class TableDoc:
     doc: str
     columns: tuple[Col, ...]
     key: tuple[str, ...]
-    bi: bool = True  # readable by the BI reader role
+    bi: bool = True  # readable by the BI reader role (`claimpulse grant-reader`)
 
 
-def _c(name, type_, doc, nullable=True):
-    return Col(name, type_, doc, nullable)
+def _c(name, type_, doc, nullable=True, bi=True):
+    return Col(name, type_, doc, nullable, bi)
 
 
 _DIMS = (
@@ -196,6 +197,26 @@ DAILY_STANDARD_ATTAINMENT = TableDoc(
     ("metric_date", "standard_id", "product_line", "channel", "region"),
 )
 
+DIM_DATE = TableDoc(
+    "dim_date", "one row per local date",
+    "Calendar of every local date (business timezone) in the data's span, from the earliest to "
+    "the latest metric_date, reported_at or closed_date; rebuilt by every run.",
+    (
+        _c("date", "date", "Local date (business timezone); joins metric_date, closed_date, "
+                           "response_date, received_date", False),
+        _c("weekday", "int", "ISO weekday: 1 = Monday ... 7 = Sunday", False),
+        _c("weekday_name", "text", "Monday ... Sunday", False),
+        _c("iso_year", "int", "ISO-8601 week-numbering year", False),
+        _c("iso_week", "int", "ISO-8601 week 1-53", False),
+        _c("month", "int", "Month 1-12", False),
+        _c("month_name", "text", "January ... December", False),
+        _c("quarter", "int", "Quarter 1-4", False),
+        _c("year", "int", "Calendar year", False),
+        _c("is_weekend", "bool", "Saturday or Sunday", False),
+    ),
+    ("date",),
+)
+
 DQ_VALIDATION_RESULTS = TableDoc(
     "dq_validation_results", "one row per run x table x expectation",
     "Outcome of every Great Expectations expectation and pipeline rule, per run.",
@@ -210,7 +231,6 @@ DQ_VALIDATION_RESULTS = TableDoc(
         _c("validated_at", "timestamptz", "When the validation ran"),
     ),
     ("run_id", "source_table", "expectation"),
-    bi=False,
 )
 
 DQ_QUARANTINE = TableDoc(
@@ -222,12 +242,12 @@ DQ_QUARANTINE = TableDoc(
         _c("source_key", "text", "The row's id (null when the id itself is missing)"),
         _c("claim_id", "text", "The row's claim id, as read"),
         _c("reasons", "text", "Every rule broken, as stable codes joined by ';'"),
-        _c("row_data", "text", "The row as JSON, personal fields masked"),
+        _c("row_data", "text", "The row as JSON, personal fields masked (not readable by the BI reader)",
+           bi=False),
         _c("quarantined_at", "timestamptz", "When it was quarantined"),
         _c("released_at", "timestamptz", "When a later version of the row passed (or was superseded)"),
     ),
     ("run_id", "source_table", "source_key"),
-    bi=False,
 )
 
 PIPELINE_RUNS = TableDoc(
@@ -252,7 +272,6 @@ PIPELINE_RUNS = TableDoc(
         _c("attainment_rows_written", "int", "daily_standard_attainment rows written"),
     ),
     ("run_id",),
-    bi=False,
 )
 
 PIPELINE_STATE = TableDoc(
@@ -268,11 +287,24 @@ PIPELINE_STATE = TableDoc(
     bi=False,
 )
 
+BACKFILL_PARTITIONS = TableDoc(
+    "backfill_partitions", "one row per committed partition of an unfinished backfill",
+    "Progress of a backfill still running or interrupted: rerunning the same range skips these dates.",
+    (
+        _c("backfill_key", "text", "The backfill's range, start..end", False),
+        _c("partition_date", "date", "Local date whose partition committed", False),
+        _c("run_id", "text", "Run that committed it"),
+        _c("committed_at", "timestamptz", "When it committed"),
+    ),
+    ("backfill_key", "partition_date"),
+    bi=False,
+)
+
 TABLES: dict[str, TableDoc] = {
     t.name: t for t in (
         FACT_CLAIM_SERVICE, FACT_SURVEY_RESPONSE, FACT_COMPLAINT, DAILY_SERVICE_METRICS,
-        DAILY_STANDARD_ATTAINMENT, DQ_VALIDATION_RESULTS, DQ_QUARANTINE, PIPELINE_RUNS,
-        PIPELINE_STATE,
+        DAILY_STANDARD_ATTAINMENT, DIM_DATE, DQ_VALIDATION_RESULTS, DQ_QUARANTINE, PIPELINE_RUNS,
+        PIPELINE_STATE, BACKFILL_PARTITIONS,
     )
 }
 

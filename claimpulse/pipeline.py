@@ -26,6 +26,7 @@ import pandas as pd
 
 from . import metrics
 from .config import Settings
+from .dim_date import refresh_dim_date
 from .extract import SourceError, TableRead, coerce_table, empty_raw, read_table, scan_changes
 from .schema import SOURCE_TABLES, TABLE_ORDER
 from .warehouse import Warehouse, to_json
@@ -199,10 +200,12 @@ def load(wh: Warehouse, settings: Settings, plan: RunPlan, outputs: Outputs, qua
                               outputs.complaints["received_date"]))
         written.update(recompute_dates(wh, conn, settings, dates, meta))
         _update_quarantine(wh, conn, plan, quarantine, reads, now, run["run_id"])
-        if len(results):
+        # A run that read nothing validated nothing: it leaves only its pipeline_runs row.
+        if len(results) and not plan.is_empty:
             wh.insert_frame(conn, "dq_validation_results",
                             results.assign(run_id=run["run_id"], validated_at=run["started_at"]))
         _write_watermarks(wh, conn, plan, run["run_id"], now)
+        refresh_dim_date(wh, conn, settings.timezone)
         _write_run(wh, conn, plan, run, counts, written, dates, now)
     return LoadResult(dates, written)
 
@@ -284,12 +287,17 @@ def _update_quarantine(wh: Warehouse, conn, plan: RunPlan, quarantine: pd.DataFr
 
 
 def _write_watermarks(wh: Warehouse, conn, plan: RunPlan, run_id: str, now) -> None:
+    """Advance the watermarks that moved (untouched ones keep their run_id and time)."""
+    moved = [t for t, wm in plan.watermark_after.items()
+             if wm is not None and pd.notna(wm) and plan.watermark_before.get(t) != wm]
+    if not moved:
+        return
     rows = pd.DataFrame({
-        "source_table": list(plan.watermark_after),
-        "watermark": pd.to_datetime([plan.watermark_after[t] for t in plan.watermark_after], utc=True),
+        "source_table": moved,
+        "watermark": pd.to_datetime([plan.watermark_after[t] for t in moved], utc=True),
         "run_id": run_id, "updated_at": now,
     })
-    conn.exec_driver_sql(f"DELETE FROM {wh.table('pipeline_state')}")
+    wh.delete_in(conn, "pipeline_state", "source_table", wh.stage_keys(conn, "wm", moved))
     wh.insert_frame(conn, "pipeline_state", rows)
 
 

@@ -32,3 +32,7 @@ def require_service(ok: bool, what: str) -> None:
 def pseudonym_env(monkeypatch):
     monkeypatch.setenv("CLAIMPULSE_PSEUDONYM_KEY", "test-key")
     return b"test-key"
+
+
+# Warehouse backends (DuckDB file, PostgreSQL schema) and MariaDB source databases.
+from .warehouses import mariadb_database, pg_target, warehouse_target  # noqa: E402,F401
