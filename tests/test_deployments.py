@@ -1,0 +1,117 @@
+"""prefect.yaml against a real `prefect server` and a real `process` worker on loopback."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from claimpulse import demo
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("prefect_home")
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "DO_NOT_TRACK": "1", "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+    env.pop("PREFECT_LOGGING_SETTINGS_PATH", None)
+    log = open(home / "server.log", "w")
+    proc = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
+                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
+        time.sleep(0.5)
+    yield env
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def prefect(env, *args, timeout=300, check=True):
+    p = subprocess.run([str(BIN / "prefect"), *args], env=env, cwd=REPO, capture_output=True,
+                       text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"prefect {' '.join(args)}: {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p
+
+
+def api(env, path, body=None):
+    req = urllib.request.Request(env["PREFECT_API_URL"] + path, method="POST" if body is not None else "GET",
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def test_deploy_all_and_a_worker_runs_nightly_and_backfill(server, tmp_path):
+    src = f"sqlite:///{tmp_path}/claims.sqlite"
+    demo.write_demo(src, n_claims=500, days=20, seed=2)
+    wh = tmp_path / "warehouse.duckdb"
+    env = {**server, "CLAIMPULSE_HOME": str(REPO), "CLAIMPULSE_SOURCE_URL": src,
+           "CLAIMPULSE_WAREHOUSE_URL": f"duckdb:///{wh}", "CLAIMPULSE_PSEUDONYM_KEY": "deploy-test"}
+
+    prefect(env, "work-pool", "create", "claimpulse-process", "--type", "process")
+    prefect(env, "--no-prompt", "deploy", "--all")
+
+    deps = {d["name"]: d for d in api(env, "/deployments/filter", {})}
+    assert set(deps) >= {"nightly", "backfill"}
+    sched = deps["nightly"]["schedules"][0]["schedule"]
+    assert sched["cron"] == "0 2 * * *" and sched["timezone"] == "Asia/Shanghai"
+    assert deps["nightly"]["work_pool_name"] == "claimpulse-process"
+    # typed parameters: the UI renders a form from this schema
+    props = deps["backfill"]["parameter_openapi_schema"]["properties"]
+    assert props["start"]["format"] == "date" and props["end"]["format"] == "date"
+    assert "start" in deps["backfill"]["parameter_openapi_schema"]["required"]
+
+    prefect(env, "deployment", "run", "claimpulse-nightly/nightly")
+    prefect(env, "worker", "start", "--pool", "claimpulse-process", "--run-once", timeout=600)
+    runs = api(env, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [deps["nightly"]["id"]]}}})
+    done = [r for r in runs if r["state_type"] == "COMPLETED"]
+    assert done, [(r["name"], r["state_type"]) for r in runs]
+    assert done[0]["name"].startswith("nightly-")
+
+    con = duckdb.connect(str(wh), read_only=True)
+    lo, hi, n = con.execute("SELECT min(metric_date), max(metric_date), count(*) "
+                            "FROM claimpulse.daily_service_metrics").fetchone()
+    con.close()
+    assert n > 0
+
+    prefect(env, "deployment", "run", "claimpulse-backfill/backfill",
+            "-p", f"start={hi}", "-p", f"end={hi}")
+    prefect(env, "worker", "start", "--pool", "claimpulse-process", "--run-once", timeout=600)
+    runs = api(env, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [deps["backfill"]["id"]]}}})
+    assert [r["name"] for r in runs if r["state_type"] == "COMPLETED"] == [f"backfill-{hi}..{hi}"]
+    con = duckdb.connect(str(wh), read_only=True)
+    flows = [r[0] for r in con.execute("SELECT flow FROM claimpulse.pipeline_runs ORDER BY started_at").fetchall()]
+    con.close()
+    assert flows == ["nightly", "backfill"]
