@@ -25,7 +25,7 @@ import pandas as pd
 from . import metrics
 from .config import Settings
 from .extract import _as_text, _to_timestamp, check_columns
-from .pipeline import Outputs, RunPlan, _update_quarantine
+from .pipeline import Outputs, RunPlan, _update_quarantine, read_keys_of
 from .schema import CLAIM_EVENTS, CLAIMS, COMPLAINTS, SOURCE_TABLES, SURVEYS
 from .warehouse import Warehouse, to_json
 
@@ -185,7 +185,7 @@ def finish_backfill(wh: Warehouse, plan: RunPlan, key: str, quarantine: pd.DataF
 
     now = pd.Timestamp.now(tz="UTC")
     with wh.transaction() as conn:
-        _update_quarantine(wh, conn, plan, quarantine, reads, now, run["run_id"])
+        _update_quarantine(wh, conn, plan, quarantine, read_keys_of(reads), now, run["run_id"])
         if len(results):
             wh.insert_frame(conn, "dq_validation_results",
                             results.assign(run_id=run["run_id"], validated_at=run["started_at"]))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 # Above this share of all claims an incremental run reads whole tables instead of
 # `WHERE claim_id IN (...)` batches: one scan beats thousands of lookups.
 FULL_READ_SHARE = 0.3
+# Claims per chunk of a large run (memory is bounded by one chunk; see Chunks).
+CHUNK_CLAIMS = 200_000
+# Metric dates recomputed per read-back from the warehouse.
+DATES_PER_RECOMPUTE = 62
 
 
 @dataclass
@@ -47,6 +52,9 @@ class RunPlan:
     watermark_before: dict[str, pd.Timestamp]
     watermark_after: dict[str, pd.Timestamp]
     total_claims: int = 0
+    # Ids that occur more than once anywhere in each source table: every copy is quarantined,
+    # even when the copies land in different chunks of a run.
+    dup_keys: dict[str, pd.Index] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
@@ -67,9 +75,11 @@ def plan_changes(source, settings: Settings, watermarks: dict[str, pd.Timestamp]
         after[name] = max(x for x in (wm, before) if x is not None and pd.notna(x)) \
             if (pd.notna(wm) or before is not None) else None
     total = int(scans["claims"]["key"].nunique())
+    dups = {name: pd.Index(scan.loc[scan["key"].duplicated(keep=False), "key"].dropna().unique())
+            for name, scan in scans.items()}
     if not watermarks:
         changed = {name: len(scan) for name, scan in scans.items()}
-        return RunPlan("full", None, True, changed, {}, after, total)
+        return RunPlan("full", None, True, changed, {}, after, total, dups)
 
     touched: set = set()
     changed_rows = {}
@@ -98,7 +108,7 @@ def plan_changes(source, settings: Settings, watermarks: dict[str, pd.Timestamp]
             changed_rows[table] = changed_rows.get(table, 0) + int(len(gone))
             touched.update(gone["claim_id"].dropna().tolist())
     return RunPlan("incremental", pd.Index(sorted(touched), dtype="object"), read_null,
-                   changed_rows, dict(watermarks), after, total)
+                   changed_rows, dict(watermarks), after, total, dups)
 
 
 def extract(source, settings: Settings, plan: RunPlan) -> dict[str, TableRead]:
@@ -124,6 +134,55 @@ def extract(source, settings: Settings, plan: RunPlan) -> dict[str, TableRead]:
             out[t.name] = read_table(source, t, settings.source_timezone,
                                      claim_ids=list(plan.touched), null_claim=plan.read_null_claims)
     return out
+
+
+def chunk_claims() -> int:
+    """Claims per chunk ($CLAIMPULSE_CHUNK_CLAIMS): bounds a run's memory, whatever the history."""
+    return max(1, int(os.environ.get("CLAIMPULSE_CHUNK_CLAIMS", "") or CHUNK_CLAIMS))
+
+
+def _mark_global_duplicates(reads: dict[str, TableRead], plan: RunPlan) -> dict[str, TableRead]:
+    """Add `<id>_not_unique` for ids duplicated elsewhere in the source (another chunk)."""
+    for name, r in reads.items():
+        dup = plan.dup_keys.get(name)
+        if dup is None or not len(dup) or r.typed.empty:
+            continue
+        key = SOURCE_TABLES[name].key
+        hit = r.typed[key].isin(dup).fillna(False).astype(bool).to_numpy()
+        if hit.any():
+            extra = pd.DataFrame({"row": r.typed.index[hit], "reason": f"{key}_not_unique"})
+            r.failures = pd.concat([r.failures, extra], ignore_index=True).drop_duplicates()
+    return reads
+
+
+class Chunks:
+    """The plan's source rows as `n` chunks of whole claims (see claimpulse.buckets).
+
+    Small plans are one in-memory chunk read directly; large ones are spilled to local disk
+    in claim buckets, so memory is bounded by one chunk, not by the history.
+    """
+
+    def __init__(self, source, settings: Settings, plan: RunPlan):
+        self.source, self.settings, self.plan = source, settings, plan
+        size = plan.total_claims if plan.touched is None else len(plan.touched)
+        self.n = max(1, -(-size // chunk_claims()))
+        self._buckets = None
+        if self.n > 1:
+            from .buckets import spill
+
+            self._buckets = spill(source, self.n, plan.touched, plan.read_null_claims)
+
+    def read(self, i: int) -> dict[str, TableRead]:
+        if self._buckets is None:
+            reads = extract(self.source, self.settings, self.plan)
+        else:
+            reads = {t.name: coerce_table(self._buckets.read(t.name, i), t, self.settings.source_timezone)
+                     for t in SOURCE_TABLES.values()}
+        return _mark_global_duplicates(reads, self.plan)
+
+    def cleanup(self) -> None:
+        if self._buckets is not None:
+            self._buckets.cleanup()
 
 
 @dataclass
@@ -170,44 +229,135 @@ def _dates(*series: pd.Series) -> set[dt.date]:
     return {pd.Timestamp(d).date() if not isinstance(d, dt.date) else d for d in out}
 
 
+@dataclass
+class LoadState:
+    """What a run has written so far inside its one transaction."""
+    meta: dict
+    now: pd.Timestamp
+    dates: set = field(default_factory=set)
+    written: dict[str, int] = field(default_factory=lambda: {
+        "fact_claim_service": 0, "fact_survey_response": 0, "fact_complaint": 0})
+    quarantine: list = field(default_factory=list)
+    results: list = field(default_factory=list)
+    counts: list = field(default_factory=list)
+    read_keys: list = field(default_factory=list)
+
+
+def begin_load(wh: Warehouse, conn, plan: RunPlan, run: dict) -> LoadState:
+    """Inside the run's transaction: note the dates the plan's claims touch now, then drop
+    their fact rows (the chunks write them anew)."""
+    now = pd.Timestamp.now(tz="UTC")
+    state = LoadState({"loaded_at": now, "run_id": run["run_id"]}, now)
+    if plan.touched is None:
+        old = wh.read_sql(conn, f"SELECT DISTINCT closed_date AS d FROM {wh.table('fact_claim_service')} "
+                                f"UNION SELECT DISTINCT response_date FROM {wh.table('fact_survey_response')} "
+                                f"UNION SELECT DISTINCT received_date FROM {wh.table('fact_complaint')}")
+        for t in ("fact_claim_service", "fact_survey_response", "fact_complaint"):
+            conn.exec_driver_sql(f"DELETE FROM {wh.table(t)}")
+    else:
+        rel = wh.stage_keys(conn, "touched", plan.touched)
+        old = wh.read_sql(conn,
+                          f"SELECT closed_date AS d FROM {wh.table('fact_claim_service')} WHERE claim_id IN (SELECT k FROM {rel}) "
+                          f"UNION SELECT response_date FROM {wh.table('fact_survey_response')} WHERE claim_id IN (SELECT k FROM {rel}) "
+                          f"UNION SELECT received_date FROM {wh.table('fact_complaint')} WHERE claim_id IN (SELECT k FROM {rel})")
+        for t in ("fact_claim_service", "fact_survey_response", "fact_complaint"):
+            wh.delete_in(conn, t, "claim_id", rel)
+    state.dates |= _dates(old["d"])
+    return state
+
+
+def write_chunk(wh: Warehouse, conn, state: LoadState, outputs: Outputs, quarantine: pd.DataFrame,
+                results: pd.DataFrame, counts: pd.DataFrame, reads: dict[str, TableRead]) -> None:
+    """One chunk's facts into the open transaction; its bookkeeping kept for finish_load."""
+    for table, frame in (("fact_claim_service", outputs.fact), ("fact_survey_response", outputs.surveys),
+                         ("fact_complaint", outputs.complaints)):
+        state.written[table] += wh.insert_frame(conn, table, frame.assign(**state.meta))
+    state.dates |= _dates(outputs.fact["closed_date"], outputs.surveys["response_date"],
+                          outputs.complaints["received_date"])
+    state.quarantine.append(quarantine)
+    state.results.append(_unique_results_from_quarantine(results, quarantine))
+    state.counts.append(counts)
+    state.read_keys.append(read_keys_of(reads))
+
+
+def read_keys_of(reads: dict[str, TableRead]) -> pd.DataFrame:
+    """(source_table, source_key) of every row read: their open quarantine rows get settled."""
+    return pd.concat([
+        pd.DataFrame({"source_table": name, "source_key": r.typed[SOURCE_TABLES[name].key]})
+        for name, r in reads.items()], ignore_index=True)
+
+
+def _unique_results_from_quarantine(results: pd.DataFrame, quarantine: pd.DataFrame) -> pd.DataFrame:
+    """GX sees one chunk; an id duplicated across chunks is caught by _mark_global_duplicates.
+    Count the uniqueness expectation from the quarantine so its result tells the whole truth."""
+    if results.empty:
+        return results
+    results = results.copy()
+    for name, t in SOURCE_TABLES.items():
+        code = f"{t.key}_not_unique"
+        label = f"expect_column_values_to_be_unique({t.key})"
+        hit = (results["source_table"] == name) & (results["expectation"] == label)
+        if not hit.any():
+            continue
+        q = quarantine[quarantine["source_table"] == name] if len(quarantine) else quarantine
+        n = int(q["reasons"].str.contains(rf"(?:^|;){code}(?:;|$)", regex=True).sum()) if len(q) else 0
+        results.loc[hit, "unexpected_rows"] = n
+        results.loc[hit, "success"] = n == 0
+    return results
+
+
+def _combine_results(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    if len(parts) <= 1:
+        return parts[0] if parts else pd.DataFrame()
+    df = pd.concat(parts, ignore_index=True)
+    return (df.groupby(["source_table", "partition", "expectation"], sort=False, dropna=False)
+              .agg(success=("success", "all"), evaluated_rows=("evaluated_rows", "sum"),
+                   unexpected_rows=("unexpected_rows", "sum")).reset_index())
+
+
+def _combine_counts(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=["source_table", "rows_read", "rows_accepted", "rows_quarantined"])
+    return pd.concat(parts, ignore_index=True).groupby("source_table", sort=False).sum().reset_index()
+
+
+def finish_load(wh: Warehouse, conn, settings: Settings, plan: RunPlan, state: LoadState,
+                run: dict) -> LoadResult:
+    """Recompute every touched date from the warehouse, then quarantine, DQ results,
+    watermarks, dim_date and the run row — still inside the run's transaction."""
+    dates = sorted(state.dates)
+    written = dict(state.written)
+    for i in range(0, len(dates), DATES_PER_RECOMPUTE):
+        for t, n in recompute_dates(wh, conn, settings, dates[i:i + DATES_PER_RECOMPUTE], state.meta).items():
+            written[t] = written.get(t, 0) + n
+    written.setdefault("daily_service_metrics", 0)
+    written.setdefault("daily_standard_attainment", 0)
+    quarantine = (pd.concat(state.quarantine, ignore_index=True) if state.quarantine
+                  else pd.DataFrame(columns=["source_table", "source_key", "claim_id", "reasons", "row_data"]))
+    read_keys = (pd.concat(state.read_keys, ignore_index=True) if state.read_keys
+                 else pd.DataFrame(columns=["source_table", "source_key"]))
+    _update_quarantine(wh, conn, plan, quarantine, read_keys, state.now, run["run_id"])
+    results = _combine_results(state.results)
+    # A run that read nothing validated nothing: it leaves only its pipeline_runs row.
+    if len(results) and not plan.is_empty:
+        wh.insert_frame(conn, "dq_validation_results",
+                        results.assign(run_id=run["run_id"], validated_at=run["started_at"]))
+    counts = _combine_counts(state.counts)
+    _write_watermarks(wh, conn, plan, run["run_id"], state.now)
+    refresh_dim_date(wh, conn, settings.timezone)
+    _write_run(wh, conn, plan, run, counts, written, dates, state.now)
+    return LoadResult(dates, written)
+
+
 def load(wh: Warehouse, settings: Settings, plan: RunPlan, outputs: Outputs, quarantine: pd.DataFrame,
          results: pd.DataFrame, counts: pd.DataFrame, run: dict, reads: dict[str, TableRead]) -> LoadResult:
-    """Everything of one run in one transaction (see module docstring)."""
-    now = pd.Timestamp.now(tz="UTC")
-    meta = {"loaded_at": now, "run_id": run["run_id"]}
+    """A single-chunk run's whole load in one transaction (see module docstring)."""
     with wh.transaction() as conn:
-        full = plan.touched is None
-        if full:
-            old = wh.read_sql(conn, f"SELECT DISTINCT closed_date AS d FROM {wh.table('fact_claim_service')} "
-                                    f"UNION SELECT DISTINCT response_date FROM {wh.table('fact_survey_response')} "
-                                    f"UNION SELECT DISTINCT received_date FROM {wh.table('fact_complaint')}")
-            for t in ("fact_claim_service", "fact_survey_response", "fact_complaint"):
-                conn.exec_driver_sql(f"DELETE FROM {wh.table(t)}")
-        else:
-            rel = wh.stage_keys(conn, "touched", plan.touched)
-            old = wh.read_sql(conn,
-                              f"SELECT closed_date AS d FROM {wh.table('fact_claim_service')} WHERE claim_id IN (SELECT k FROM {rel}) "
-                              f"UNION SELECT response_date FROM {wh.table('fact_survey_response')} WHERE claim_id IN (SELECT k FROM {rel}) "
-                              f"UNION SELECT received_date FROM {wh.table('fact_complaint')} WHERE claim_id IN (SELECT k FROM {rel})")
-            for t in ("fact_claim_service", "fact_survey_response", "fact_complaint"):
-                wh.delete_in(conn, t, "claim_id", rel)
-        written = {
-            "fact_claim_service": wh.insert_frame(conn, "fact_claim_service", outputs.fact.assign(**meta)),
-            "fact_survey_response": wh.insert_frame(conn, "fact_survey_response", outputs.surveys.assign(**meta)),
-            "fact_complaint": wh.insert_frame(conn, "fact_complaint", outputs.complaints.assign(**meta)),
-        }
-        dates = sorted(_dates(old["d"], outputs.fact["closed_date"], outputs.surveys["response_date"],
-                              outputs.complaints["received_date"]))
-        written.update(recompute_dates(wh, conn, settings, dates, meta))
-        _update_quarantine(wh, conn, plan, quarantine, reads, now, run["run_id"])
-        # A run that read nothing validated nothing: it leaves only its pipeline_runs row.
-        if len(results) and not plan.is_empty:
-            wh.insert_frame(conn, "dq_validation_results",
-                            results.assign(run_id=run["run_id"], validated_at=run["started_at"]))
-        _write_watermarks(wh, conn, plan, run["run_id"], now)
-        refresh_dim_date(wh, conn, settings.timezone)
-        _write_run(wh, conn, plan, run, counts, written, dates, now)
-    return LoadResult(dates, written)
+        state = begin_load(wh, conn, plan, run)
+        write_chunk(wh, conn, state, outputs, quarantine, results, counts, reads)
+        return finish_load(wh, conn, settings, plan, state, run)
 
 
 def recompute_dates(wh: Warehouse, conn, settings: Settings, dates: list[dt.date], meta: dict) -> dict[str, int]:
@@ -235,16 +385,13 @@ def recompute_dates(wh: Warehouse, conn, settings: Settings, dates: list[dt.date
 
 
 def _update_quarantine(wh: Warehouse, conn, plan: RunPlan, quarantine: pd.DataFrame,
-                       reads: dict[str, TableRead], now: pd.Timestamp, run_id: str) -> None:
+                       read_keys: pd.DataFrame, now: pd.Timestamp, run_id: str) -> None:
     """Open quarantine rows of what this run re-read: superseded if still bad, else released."""
     q = wh.table("dq_quarantine")
     open_rows = wh.read_table(conn, "dq_quarantine", "WHERE released_at IS NULL")
     if plan.touched is None:
         candidates = pd.Series(True, index=open_rows.index)
     else:
-        read_keys = pd.concat([
-            pd.DataFrame({"source_table": name, "source_key": r.typed[SOURCE_TABLES[name].key]})
-            for name, r in reads.items()], ignore_index=True)
         by_key = pd.MultiIndex.from_frame(open_rows[["source_table", "source_key"]]).isin(
             pd.MultiIndex.from_frame(read_keys)) if len(open_rows) and len(read_keys) else np.zeros(len(open_rows), bool)
         candidates = (open_rows["claim_id"].isin(plan.touched).fillna(False).astype(bool)
@@ -267,9 +414,9 @@ def _update_quarantine(wh: Warehouse, conn, plan: RunPlan, quarantine: pd.DataFr
             if frame.empty:
                 continue
             keys = (frame["run_id"] + "\x1f" + frame["source_table"] + "\x1f"
-                    + frame["source_key"].fillna("\x00")).tolist()
+                    + frame["source_key"].fillna("\x1e")).tolist()  # not \x00: PostgreSQL text has no NUL
             rel = wh.stage_keys(conn, f"q_{action}", keys)
-            match = (f"(run_id || chr(31) || source_table || chr(31) || COALESCE(source_key, chr(0))) "
+            match = (f"(run_id || chr(31) || source_table || chr(31) || COALESCE(source_key, chr(30))) "
                      f"IN (SELECT k FROM {rel}) AND released_at IS NULL")
             if action == "delete":
                 conn.exec_driver_sql(f"DELETE FROM {q} WHERE {match}")

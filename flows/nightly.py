@@ -20,8 +20,8 @@ from claimpulse.pseudonym import pseudonym_key
 from claimpulse.summary import run_markdown
 from claimpulse.warehouse import Warehouse, WarehouseLocked
 from tasks.compute import compute
-from tasks.extract import extract, plan_changes
-from tasks.load import load
+from tasks.extract import plan_changes, prepare_chunks, read_chunk
+from tasks.load import begin_load, finish_load, write_chunk
 from tasks.publish import publish
 from tasks.validate import validate
 
@@ -77,6 +77,7 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
     wh = Warehouse(resolve_warehouse(warehouse_url), settings.schema)
     run = {"run_id": _run_id(), "flow": "nightly", "started_at": pd.Timestamp.now(tz="UTC")}
     source = open_source(source_url, settings.source_encoding)
+    warnings: set[str] = set()
     logger.info("source %s → warehouse %s", source.describe(), wh.describe())
     try:
         with wh.run_lock(f"nightly run {run['run_id']}", lock_timeout()):
@@ -85,20 +86,32 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
             plan = plan_changes(source, settings, watermarks, warehouse_keys(wh) if watermarks else None)
             logger.info("%s run: %s claim(s) to rebuild; changed rows %s", plan.mode,
                         "all" if plan.touched is None else len(plan.touched), plan.reasons())
-            reads = extract(source, settings, plan)
-            outcome = validate(reads, settings, run["started_at"], plan.mode)
-            outputs = compute(outcome.accepted, settings, key)
-            result = load(wh, settings, plan, outputs, outcome, run, reads)
+            chunks = prepare_chunks(source, settings, plan)
+            try:
+                with wh.transaction() as conn:
+                    state = begin_load(wh, conn, plan, run)
+                    for i in range(chunks.n):
+                        reads = read_chunk(chunks, i)
+                        outcome = validate(reads, settings, run["started_at"], plan.mode)
+                        outputs = compute(outcome.accepted, settings, key)
+                        write_chunk(wh, conn, state, outputs, outcome, reads)
+                        warnings.update(f"{t}: extra source column(s) ignored: {', '.join(r.extra_columns)}"
+                                        for t, r in reads.items() if r.extra_columns)
+                        if chunks.n > 1:
+                            logger.info("chunk %d/%d written", i + 1, chunks.n)
+                    result = finish_load(wh, conn, settings, plan, state, run)
+            finally:
+                chunks.cleanup()
     except WarehouseLocked:
         raise  # the holder's run is fine; recording a failure would contend for the same lock
     except Exception as exc:
         pipeline.record_failure(wh, run, one_line(exc))
         raise
-    warnings = [f"{t}: extra source column(s) ignored: {', '.join(r.extra_columns)}"
-                for t, r in reads.items() if r.extra_columns]
-    md = run_markdown(run, outcome.counts, outcome.quarantine, result.dates, plan.reasons(),
-                      headline_of(wh, result.dates), plan.mode, warnings)
+    counts = pipeline._combine_counts(state.counts)
+    quarantine = pd.concat(state.quarantine, ignore_index=True)
+    md = run_markdown(run, counts, quarantine, result.dates, plan.reasons(),
+                      headline_of(wh, result.dates), plan.mode, sorted(warnings))
     publish(md, "nightly")
     logger.info("restated %d date(s); wrote %s", len(result.dates), result.written)
     return {"run_id": run["run_id"], "mode": plan.mode, "dates": [d.isoformat() for d in result.dates],
-            "written": result.written, "counts": outcome.counts.to_dict("records"), "summary": md}
+            "written": result.written, "counts": counts.to_dict("records"), "summary": md}

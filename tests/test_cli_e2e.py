@@ -53,7 +53,7 @@ def test_every_warehouse_table_exists_and_is_filled(demo_run):
     assert "restated" in run.stdout and run.stderr.strip() == ""
     for table in TABLES:
         n = q(wh, f"SELECT count(*) AS n FROM claimpulse.{table}")["n"][0]
-        if table not in ("pipeline_state",):
+        if table not in ("pipeline_state", "backfill_partitions"):  # empty unless a backfill is cut short
             assert n > 0, table
     assert q(wh, "SELECT count(*) AS n FROM claimpulse.pipeline_state")["n"][0] == 5
 

@@ -296,3 +296,33 @@ def test_backfill_on_a_local_dask_cluster(harness, tmp_path, pseudonym_env):
         result = backfill(src.url, wh, lo, hi, dask_address=cluster.scheduler_address)
     assert len(result["computed"]) == (hi - lo).days + 1
     assert_same_warehouse(wh, full, ("daily_service_metrics", "daily_standard_attainment"))
+
+
+def test_chunked_run_equals_a_single_chunk_run(harness, tmp_path, pseudonym_env, monkeypatch):
+    src = Source(tmp_path / "s.sqlite", n_claims=600, days=30, seed=31)
+    # a response id duplicated across two claims, which will sit in different chunks
+    s = src.frames["surveys"]
+    twin = s.iloc[[0]].copy()
+    twin["claim_id"] = s["claim_id"].iloc[-1]
+    src.frames["surveys"] = pd.concat([s, twin], ignore_index=True)
+    src.save()
+    one = tmp_path / "one.duckdb"
+    run(src.url, one)
+    monkeypatch.setenv("CLAIMPULSE_CHUNK_CLAIMS", "150")
+    many = tmp_path / "many.duckdb"
+    result = run(src.url, many)
+    assert_same_warehouse(one, many)
+    pd.testing.assert_frame_equal(open_quarantine(one), open_quarantine(many))
+    q = open_quarantine(many)
+    assert (q["reasons"].str.contains("response_id_not_unique") & (q["source_table"] == "surveys")).sum() == 2
+    counts = {r["source_table"]: r for r in result["counts"]}
+    assert counts["surveys"]["rows_read"] == len(src.frames["surveys"])
+    con1, con2 = (duckdb.connect(str(p), read_only=True) for p in (one, many))
+    q1 = "SELECT source_table, expectation, success, evaluated_rows, unexpected_rows FROM claimpulse.dq_validation_results ORDER BY ALL"
+    r1, r2 = con1.execute(q1).df(), con2.execute(q1).df()
+    cols = [c for c in con1.execute("SELECT * FROM claimpulse.pipeline_runs").df().columns if c.endswith(("_read", "_accepted", "_quarantined", "_written"))]
+    p1 = con1.execute("SELECT * FROM claimpulse.pipeline_runs").df()[cols]
+    p2 = con2.execute("SELECT * FROM claimpulse.pipeline_runs").df()[cols]
+    con1.close(); con2.close()
+    pd.testing.assert_frame_equal(r1, r2)
+    pd.testing.assert_frame_equal(p1, p2)

@@ -1,0 +1,110 @@
+"""Bounded-memory extraction: spill the source into claim buckets, then process bucket by bucket.
+
+A claim's rows must be processed together (its events make its milestones, its surveys its
+satisfaction), but a big claims system does not fit in memory at once. So each source table
+is streamed once in batches and every row is appended to the bucket of its claim
+(a stable hash of the claim id), on local disk. A bucket then holds all rows of roughly
+`total / n_buckets` claims across all five tables, and memory is bounded by one batch plus
+one bucket, whatever the history. Rows keep their raw values (pickled frames), so coercion
+and quarantine see exactly what the source sent.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from .extract import FolderSource, SqlSource, _as_text, empty_raw
+from .schema import SOURCE_TABLES, SourceTable
+
+BATCH_ROWS = 500_000
+
+
+def bucket_of(claim_ids: pd.Series, n_buckets: int) -> np.ndarray:
+    """Stable bucket per claim id (normalized like extraction does); null ids go to bucket 0."""
+    text = _as_text(claim_ids)
+    h = pd.util.hash_pandas_object(text.fillna(""), index=False).to_numpy()
+    out = (h % np.uint64(n_buckets)).astype(np.int64)
+    out[text.isna().to_numpy()] = 0
+    return out
+
+
+def iter_batches(source, table: SourceTable, batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
+    """The raw rows of `table` in batches (a server-side cursor where the driver has one)."""
+    if isinstance(source, SqlSource):
+        cols = source.columns(table)
+        wanted = [c for c in cols if c != "__table__"]
+        t = sa.table(cols["__table__"], *[sa.column(cols[c]) for c in wanted])
+        query = sa.select(*[t.c[cols[c]].label(c) for c in wanted])
+        try:
+            with source.engine.connect() as conn:
+                conn = conn.execution_options(stream_results=True, yield_per=batch_rows)
+                for chunk in pd.read_sql_query(query, conn, chunksize=batch_rows, coerce_float=True):
+                    yield chunk
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            unreachable = getattr(source, "_unreachable", None)
+            raise (unreachable(exc) if unreachable else exc) from exc
+    elif isinstance(source, FolderSource):
+        for f in source._files(table):
+            yield source._read_file(f, table)
+    else:  # any object with .read(table)
+        yield source.read(table)
+
+
+class Buckets:
+    """Spilled source rows, `n` buckets per table, in a private temporary folder."""
+
+    def __init__(self, n: int, root: Path | None = None):
+        self.n = n
+        self.root = Path(tempfile.mkdtemp(prefix="claimpulse-buckets-", dir=root))
+        self._parts = 0
+
+    def add(self, table: str, batch: pd.DataFrame, keep: pd.Series | None = None) -> None:
+        if keep is not None:
+            batch = batch[keep.to_numpy()]
+        if batch.empty:
+            return
+        claim_col = SOURCE_TABLES[table].claim_column
+        b = bucket_of(batch[claim_col], self.n)
+        for bucket, rows in batch.groupby(b, sort=False):
+            d = self.root / table / str(bucket)
+            d.mkdir(parents=True, exist_ok=True)
+            self._parts += 1
+            rows.to_pickle(d / f"{self._parts:08d}.pkl")
+
+    def read(self, table: str, bucket: int) -> pd.DataFrame:
+        d = self.root / table / str(bucket)
+        files = sorted(d.glob("*.pkl")) if d.is_dir() else []
+        if not files:
+            return empty_raw(SOURCE_TABLES[table])
+        frames = [pd.read_pickle(f) for f in files]
+        return (pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]).reset_index(drop=True)
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def spill(source, n_buckets: int, touched: pd.Index | None = None, read_null_claims: bool = True,
+          batch_rows: int = BATCH_ROWS) -> Buckets:
+    """Stream every table into claim buckets; with `touched`, keep only those claims' rows
+    (and rows with a null claim_id when `read_null_claims`)."""
+    buckets = Buckets(n_buckets)
+    try:
+        for t in SOURCE_TABLES.values():
+            for batch in iter_batches(source, t, batch_rows):
+                keep = None
+                if touched is not None:
+                    claim = _as_text(batch[t.claim_column])
+                    keep = claim.isin(touched).fillna(False).astype(bool)
+                    if read_null_claims:
+                        keep |= claim.isna()
+                buckets.add(t.name, batch, keep)
+    except BaseException:
+        buckets.cleanup()
+        raise
+    return buckets
