@@ -35,6 +35,17 @@ def _fail(exc: BaseException) -> None:
     raise typer.Exit(code=1)
 
 
+def _secret_free(url: str | None, env_var: str) -> str | None:
+    """Prefect stores flow parameters (its database, the UI): a URL holding a password is
+    handed to the flow through `env_var` instead, the way INTERFACE.md asks secrets to travel."""
+    from claimpulse.extract import url_secrets
+
+    if url and url_secrets(url):
+        os.environ[env_var] = url
+        return None
+    return url
+
+
 @app.command("demo-data")
 def demo_data(
     source: str = typer.Option(None, "--source", help="SQLAlchemy URL to write [default: the demo SQLite file]"),
@@ -63,7 +74,9 @@ def run(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = Co
     try:
         from flows.nightly import nightly
 
-        result = nightly(source_url=source, warehouse_url=warehouse, config_path=config)
+        result = nightly(source_url=_secret_free(source, "CLAIMPULSE_SOURCE_URL"),
+                         warehouse_url=_secret_free(warehouse, "CLAIMPULSE_WAREHOUSE_URL"),
+                         config_path=config)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     typer.echo(f"run {result['run_id']} ({result['mode']}): restated {len(result['dates'])} date(s); "
@@ -88,7 +101,8 @@ def backfill(
     try:
         from flows.backfill import backfill as backfill_flow
 
-        result = backfill_flow(start=s, end=e, source_url=source, warehouse_url=warehouse,
+        result = backfill_flow(start=s, end=e, source_url=_secret_free(source, "CLAIMPULSE_SOURCE_URL"),
+                               warehouse_url=_secret_free(warehouse, "CLAIMPULSE_WAREHOUSE_URL"),
                                config_path=config, workers=workers, dask_address=dask_address)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
@@ -113,6 +127,31 @@ def report(
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     typer.echo(f"wrote {path}")
+
+
+@app.command("grant-reader")
+def grant_reader(
+    role: str = typer.Argument(..., help="Role to create or update (a plain SQL identifier)"),
+    warehouse: str = WarehouseOpt, config: str = ConfigOpt,
+    login: bool = typer.Option(False, "--login", help="Create the role with LOGIN (default NOLOGIN: "
+                               "grant it to user roles); on an existing role, add LOGIN"),
+) -> None:
+    """PostgreSQL: a read-only BI role: SELECT on the BI tables, dq_quarantine without row_data."""
+    try:
+        from claimpulse.config import load_config, resolve_warehouse
+        from claimpulse.roles import describe_grants
+        from claimpulse.roles import grant_reader as grant
+        from claimpulse.warehouse import Warehouse
+
+        settings = load_config(config)
+        wh = Warehouse(resolve_warehouse(warehouse), settings.schema)
+        result = grant(wh, role, login=login)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    typer.echo(f"{'created' if result['created'] else 'updated'} role {role} "
+               f"({'LOGIN' if login else 'NOLOGIN' if result['created'] else 'login unchanged'}) on "
+               f"{wh.describe()} schema {settings.schema}: USAGE on the schema; {describe_grants()}; "
+               f"nothing else")
 
 
 @app.command("data-dictionary")

@@ -55,7 +55,7 @@ class Standard(_Strict):
     @field_validator("id")
     @classmethod
     def _id_is_identifier(cls, v: str) -> str:
-        if not _IDENTIFIER.match(v):
+        if not _IDENTIFIER.fullmatch(v):
             raise ValueError(f"standard id {v!r} must be letters, digits and underscores")
         return v
 
@@ -115,7 +115,7 @@ class Settings(_Strict):
     @classmethod
     def _valid_schema(cls, v: str) -> str:
         # The schema name reaches DDL; only plain identifiers are allowed.
-        if not _IDENTIFIER.match(v):
+        if not _IDENTIFIER.fullmatch(v):
             raise ValueError(f"schema {v!r} must be a plain SQL identifier (letters, digits, _)")
         return v
 

@@ -40,12 +40,38 @@ class SourceError(RuntimeError):
     """A source table cannot be read as a whole (fails the run; the warehouse is untouched)."""
 
 
+class SourceUnreachable(RuntimeError):
+    """The source database cannot be reached (or dropped the connection). Unlike a
+    `SourceError` this may heal: the extract tasks retry it with backoff before the run fails."""
+
+
+# Query parameters that carry a password (libpq and most drivers accept `?password=`).
+_SECRET_PARAMS = ("password", "passwd", "pwd", "sslpassword")
+
+
 def mask_url(url: str) -> str:
-    """A URL safe for logs and errors: the password replaced by ***."""
+    """A URL safe for logs and errors: the password (also one in the query) replaced by ***."""
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
+        u = sa.engine.make_url(url)
+        secret = {k: "***" for k in u.query if k.lower() in _SECRET_PARAMS}
+        if secret:
+            u = u.update_query_dict(secret)
+        return u.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
     except Exception:  # not a SQLAlchemy URL (a folder path): nothing secret in it
         return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", str(url))
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secret strings of a URL (its password, password query parameters), to scrub."""
+    try:
+        u = sa.engine.make_url(url)
+    except Exception:
+        return []
+    out = [str(u.password)] if u.password else []
+    for k, v in u.query.items():
+        if k.lower() in _SECRET_PARAMS:
+            out += [v] if isinstance(v, str) else list(v)
+    return [x for x in out if x]
 
 
 def is_url(source: str) -> bool:
@@ -77,8 +103,21 @@ class SqlSource:
     def describe(self) -> str:
         return mask_url(self.url)
 
+    def _unreachable(self, exc: sa.exc.DBAPIError) -> SourceUnreachable:
+        lines = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+        detail = " ".join(lines[0].split()) if lines else type(exc).__name__
+        for secret in url_secrets(self.url):
+            detail = detail.replace(secret, "***")
+        return SourceUnreachable(f"source {self.describe()} cannot be reached or read: {detail}")
+
     def columns(self, table: SourceTable) -> dict[str, str]:
         """Lower-cased column name -> name as the source spells it."""
+        try:
+            return self._columns_of(table)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise self._unreachable(exc) from exc
+
+    def _columns_of(self, table: SourceTable) -> dict[str, str]:
         if table.name not in self._columns:
             insp = sa.inspect(self.engine)
             names = {n.lower(): n for n in insp.get_table_names()}
@@ -94,6 +133,16 @@ class SqlSource:
         """Raw rows of `table` (all, or those of `claim_ids` / with a null claim_id)."""
         cols = self.columns(table)
         wanted = [c for c in (columns or [c for c in cols if c != "__table__"]) if c in cols]
+        from . import fastread  # Arrow reads of SQLite files; any doubt falls back to pandas
+
+        path = fastread.sqlite_path(self.url) if fastread.available() else None
+        if path is not None and wanted:
+            try:
+                return fastread.read_sql_table(
+                    path, cols["__table__"], [(cols[c], c) for c in wanted],
+                    cols.get(table.claim_column), claim_ids, null_claim, CLAIM_BATCH)
+            except Exception as exc:  # noqa: BLE001 - the pandas path below is the reference
+                log.debug("%s: fast read not used (%s)", table.name, exc)
         t = sa.table(cols["__table__"], *[sa.column(cols[c]) for c in wanted])
         base = sa.select(*[t.c[cols[c]].label(c) for c in wanted])
         claim_col = t.c[cols[table.claim_column]] if table.claim_column in cols else None
@@ -107,9 +156,12 @@ class SqlSource:
         if null_claim and claim_col is not None:
             queries.append(base.where(claim_col.is_(None)))
         frames = []
-        with self.engine.connect() as conn:
-            for q in queries:
-                frames.append(pd.read_sql_query(q, conn, coerce_float=True))
+        try:
+            with self.engine.connect() as conn:
+                for q in queries:
+                    frames.append(pd.read_sql_query(q, conn, coerce_float=True))
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise self._unreachable(exc) from exc
         if not frames:
             return pd.DataFrame(columns=wanted)
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -129,37 +181,65 @@ class FolderSource:
         return str(self.path)
 
     def _files(self, table: SourceTable) -> list[str]:
+        """The table's files, sorted: `<table>.csv`, `<table>_2026-03-01.csv`, `<table>-b.parquet`
+        ... (names and extensions matched case-insensitively, as Windows exports spell them).
+        Empty (0-byte) files hold no rows and are skipped with a warning."""
         files = []
         for ext in ("csv", "parquet"):
-            for f in sorted(glob.glob(str(self.path / f"{table.name}*.{ext}"))):
-                stem = Path(f).name[len(table.name):]
+            for f in sorted(self.path.iterdir()):
+                name = f.name.lower()
+                if not (f.is_file() and name.startswith(table.name) and name.endswith(f".{ext}")):
+                    continue
+                stem = name[len(table.name):]
                 # `claims*.csv` must not pick up another table that shares the prefix.
-                if stem[:1] in (".", "_", "-") or stem[:1].isdigit():
-                    files.append(f)
+                if not (stem[:1] in (".", "_", "-") or stem[:1].isdigit()):
+                    continue
+                if f.stat().st_size == 0:
+                    log.warning("%s: skipping empty file %s", table.name, f)
+                    continue
+                files.append(str(f))
         return files
 
-    def _read_file(self, f: str, table: SourceTable) -> pd.DataFrame:
+    def _read_file(self, f: str, table: SourceTable, header_only: bool = False) -> pd.DataFrame:
         try:
-            if f.endswith(".parquet"):
-                df = pd.read_parquet(f)
+            if f.lower().endswith(".parquet"):
+                if header_only:
+                    import pyarrow.parquet as pq
+
+                    df = pd.DataFrame(columns=pq.read_schema(f).names)
+                else:
+                    df = pd.read_parquet(f)
             else:
                 # Everything as text: coercion decides types, so a bad value is a bad row.
                 df = pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""],
-                                 encoding=self.encoding, encoding_errors="strict")
+                                 encoding=self.encoding, encoding_errors="strict",
+                                 nrows=0 if header_only else None)
         except UnicodeDecodeError as exc:
             raise SourceError(f"{table.name}: file {f} is not {self.encoding} ({exc.reason}); "
                               f"set source_encoding in the config") from None
         except Exception as exc:  # unreadable file: a table-level problem
-            raise SourceError(f"{table.name}: cannot read {f}: {exc}") from None
-        df.columns = [str(c).strip().lstrip("\ufeff").lower() for c in df.columns]
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            raise SourceError(f"{table.name}: cannot read {f}: {detail}") from None
+        df.columns = [str(c).strip().lstrip("\ufeff").strip().lower() for c in df.columns]
         return df
 
     def columns(self, table: SourceTable) -> dict[str, str]:
+        """Columns of the table's files (their union). Every file must have the required
+        columns: one file of many without one is a table-level error naming that file."""
         files = self._files(table)
         if not files:
             raise SourceError(f"source table {table.name!r} not found: no {table.name}*.csv or "
                               f"{table.name}*.parquet in {self.path}")
-        return {c: c for c in self._read_file(files[0], table).columns}
+        headers = {f: list(self._read_file(f, table, header_only=True).columns) for f in files}
+        union: dict[str, str] = {}
+        for cols in headers.values():
+            union.update({c: c for c in cols})
+        for f, cols in headers.items():
+            missing = [c for c in table.required if c in union and c not in cols]
+            if missing:
+                raise SourceError(f"{table.name}: missing required column {missing[0]!r} in file "
+                                  f"{f} (other {table.name} files have it)")
+        return union
 
     def read(self, table: SourceTable, columns: Sequence[str] | None = None,
              claim_ids: Sequence[str] | None = None, null_claim: bool = False) -> pd.DataFrame:

@@ -1,0 +1,863 @@
+"""Bad input, faults and concurrency: nothing lost, nothing half-written, every error clear.
+
+- schema drift: an extra column is a warning in the run summary; a missing required column or
+  a mostly-uncastable column fails the run with one line naming table, column and example, and
+  the warehouse stays as it was (but for the `failed` row in pipeline_runs);
+- every reason code of claimpulse.validate.REASON_CODES is produced by a crafted bad row;
+- SIGKILL at random points of `claimpulse run`; an unreachable source (Prefect retries, then a
+  one-line failure); a connection dropped mid-extract (the retry succeeds); two runs on one
+  warehouse at once; a warehouse that rejects the load.
+
+The helpers at the top (`cli`, `start_cli`, `run_many`, `snapshot`) are shared with
+test_file_sources.py and test_security.py.
+"""
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from claimpulse.config import default_settings
+from claimpulse.extract import SourceError, coerce_table
+from claimpulse.schema import SOURCE_TABLES
+from claimpulse.validate import REASON_CODES, validate_sources
+
+from .conftest import GOLDEN, REPO
+
+CLI = str(Path(sys.executable).with_name("claimpulse"))
+SCHEMA = "claimpulse"
+# Columns that differ between two runs over the same data (when, and which run).
+RUN_COLUMNS = {"loaded_at", "run_id", "quarantined_at", "released_at", "validated_at",
+               "started_at", "finished_at"}
+TABLES = tuple(SOURCE_TABLES)
+# Later than anything a demo source holds (its data ends at local midnight today, or now).
+NOW = pd.Timestamp.now(tz="Asia/Shanghai").floor("s").isoformat()
+
+
+# =============================================================================== helpers
+
+
+def cli_env(**extra) -> dict:
+    env = {**os.environ, "CLAIMPULSE_PSEUDONYM_KEY": "faults-key", "PYTHONUNBUFFERED": "1"}
+    for k in ("CLAIMPULSE_SOURCE_URL", "CLAIMPULSE_WAREHOUSE_URL", "CLAIMPULSE_CONFIG",
+              "CLAIMPULSE_LOCK_TIMEOUT"):
+        env.pop(k, None)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def cli(*args, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True,
+                          env=env or cli_env(), cwd=REPO, timeout=timeout)
+
+
+def start_cli(*args, env: dict | None = None, out_dir: Path | None = None, name: str = "run"):
+    """A `claimpulse` subprocess in its own process group (so a kill takes its Prefect server
+    with it); stdout/stderr go to files (no pipe can fill up and stall it)."""
+    out_dir = Path(out_dir or tempfile.mkdtemp())
+    out, err = open(out_dir / f"{name}.out", "w+"), open(out_dir / f"{name}.err", "w+")
+    p = subprocess.Popen([CLI, *map(str, args)], stdout=out, stderr=err, text=True,
+                         env=env or cli_env(), cwd=REPO, start_new_session=True)
+    p._files = (out, err)  # type: ignore[attr-defined]
+    return p
+
+
+def finish(p, timeout: float = 600) -> subprocess.CompletedProcess:
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(p)
+        raise
+    out, err = p._files
+    texts = []
+    for f in (out, err):
+        f.flush()
+        f.seek(0)
+        texts.append(f.read())
+        f.close()
+    return subprocess.CompletedProcess(p.args, p.returncode, texts[0], texts[1])
+
+
+def survivors(session_id: int) -> list[int]:
+    """Processes still alive in the session of a killed `claimpulse` (start_new_session)."""
+    import psutil
+
+    out = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getsid(proc.pid) == session_id and proc.status() != psutil.STATUS_ZOMBIE:
+                out.append(proc.pid)
+        except (ProcessLookupError, psutil.Error, PermissionError):
+            continue
+    return out
+
+
+def kill_group(p) -> None:
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()
+
+
+def run_many(cmds: dict[str, list], env: dict | None = None, envs: dict | None = None
+             ) -> dict[str, subprocess.CompletedProcess]:
+    """Run several `claimpulse` commands at once (each its own warehouse); wait for all."""
+    out_dir = Path(tempfile.mkdtemp())
+    procs = {name: start_cli(*args, env=(envs or {}).get(name, env), out_dir=out_dir, name=name)
+             for name, args in cmds.items()}
+    return {name: finish(p) for name, p in procs.items()}
+
+
+def snapshot(db: Path) -> dict[str, pd.DataFrame]:
+    """Every table of the warehouse schema, rows in a canonical order."""
+    db = Path(db)
+    if not db.exists():
+        return {}
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        names = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
+            "ORDER BY 1", [SCHEMA]).fetchall()]
+        return {t: con.execute(f'SELECT * FROM {SCHEMA}."{t}" ORDER BY ALL').df() for t in names}
+    finally:
+        con.close()
+
+
+def without_failed_runs(snap: dict) -> dict:
+    out = dict(snap)
+    if "pipeline_runs" in out:
+        runs = out["pipeline_runs"]
+        out["pipeline_runs"] = runs[runs["status"] != "failed"].reset_index(drop=True)
+    return out
+
+
+def assert_same_warehouse(got: dict, want: dict, ignore: set[str] = frozenset(), what: str = "") -> None:
+    assert sorted(got) == sorted(want), what
+    for t in want:
+        a, b = got[t], want[t]
+        drop = [c for c in a.columns if c in ignore]
+        a, b = a.drop(columns=drop), b.drop(columns=[c for c in b.columns if c in ignore])
+        if drop:
+            a = a.sort_values(list(a.columns)).reset_index(drop=True) if len(a.columns) else a
+            b = b.sort_values(list(b.columns)).reset_index(drop=True) if len(b.columns) else b
+        pd.testing.assert_frame_equal(_plain(a), _plain(b), check_dtype=False, obj=f"{what} {t}")
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """Values only: a null is None whatever the dtype made of it (NaN, NA, NaT)."""
+    return df.astype(object).where(df.notna(), None).reset_index(drop=True)
+
+
+def failed_runs(snap: dict) -> pd.DataFrame:
+    runs = snap["pipeline_runs"]
+    return runs[runs["status"] == "failed"]
+
+
+def one_line_error(p: subprocess.CompletedProcess) -> str:
+    assert p.returncode != 0, p.stdout[-2000:]
+    err = p.stderr.strip()
+    assert err.startswith("claimpulse: error: "), err
+    assert "\n" not in err, err
+    assert "Traceback" not in err
+    return err
+
+
+def demo_folder(dst: Path, n_claims: int = 300, seed: int = 5) -> Path:
+    """A small demo claims system written as a CSV folder (one file per table)."""
+    from claimpulse.demo import generate
+
+    dst.mkdir(parents=True)
+    for t, df in generate(n_claims=n_claims, days=60, seed=seed).items():
+        df.to_csv(dst / f"{t}.csv", index=False)
+    return dst
+
+
+def copy_folder(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def copy_db(src: Path, dst: Path) -> Path:
+    shutil.copy(src, dst)
+    return dst
+
+
+# =============================================================================== reason codes
+
+
+def _row(base: pd.DataFrame, key: str, new_id, **changes) -> pd.DataFrame:
+    row = base.iloc[[0]].copy()
+    row[key] = new_id
+    for col, value in changes.items():
+        row[col] = value
+    return row
+
+
+def crafted_bad_sources() -> tuple[dict[str, pd.DataFrame], dict[str, set[str]]]:
+    """Raw frames (text, as a CSV folder gives them) = the golden rows plus one crafted row per
+    rule; and the reason each crafted row must carry, by (table, key)."""
+    raw = {t: pd.read_csv(GOLDEN / f"{t}.csv", dtype=str, keep_default_na=False).replace("", None)
+           for t in TABLES}
+    expect: dict[tuple[str, str], str] = {}
+    extra: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
+
+    def add(table: str, new_id, code: str, base_key: str | None = None, **changes):
+        base = raw[table]
+        key = SOURCE_TABLES[table].key
+        if base_key is not None:
+            base = base[base[key] == base_key]
+        extra[table].append(_row(base, key, new_id, **changes))
+        if new_id is not None:
+            expect[(table, new_id)] = code
+
+    # claims: copies of claim A (paid, simple) with one thing wrong each
+    for col in ("policy_id", "customer_id", "product_line", "channel", "region", "complexity",
+                "claimed_amount", "currency", "reported_at", "updated_at"):
+        add("claims", f"C_{col}_missing", f"{col}_missing", **{col: None})
+    add("claims", None, "claim_id_missing")
+    for col, bad in (("product_line", "marine"), ("channel", "fax"), ("complexity", "epic"),
+                     ("currency", "USD"), ("outcome", "maybe")):
+        add("claims", f"C_{col}_bad", f"{col}_not_allowed", **{col: bad})
+    add("claims", "C_dr_bad", "denial_reason_not_allowed", outcome="denied", denial_reason="bribe",
+        paid_amount=None)
+    add("claims", "C_dr_missing", "denial_reason_missing", outcome="denied", denial_reason=None,
+        paid_amount=None)
+    add("claims", "C_dr_nodenial", "denial_reason_without_denial", denial_reason="fraud")
+    add("claims", "C_neg_claimed", "claimed_amount_out_of_range", claimed_amount="-5.00")
+    add("claims", "C_neg_paid", "paid_amount_out_of_range", paid_amount="-1")
+    for col, bad in (("claimed_amount", "12,34"), ("paid_amount", "lots"),
+                     ("reported_at", "2026-02-30 10:00"), ("updated_at", "yesterday")):
+        add("claims", f"C_{col}_invalid", f"{col}_invalid", **{col: bad})
+    for _ in range(2):
+        extra["claims"].append(_row(raw["claims"], "claim_id", "C_dup"))
+    expect[("claims", "C_dup")] = "claim_id_not_unique"
+    add("claims", "C_order", "milestone_order")           # its events break the order (below)
+
+    ev = raw["claim_events"]
+    ev_base = ev[ev["event_type"] == "accepted"].iloc[[0]]   # A1: accepted, intake
+
+    def add_ev(new_id, code, **changes):
+        row = _row(ev_base, "event_id", new_id, **{"event_type": "documents_requested", **changes})
+        extra["claim_events"].append(row)
+        if new_id is not None:
+            expect[("claim_events", new_id)] = code
+
+    add_ev(None, "event_id_missing")
+    add_ev("E_claim_missing", "claim_id_missing", claim_id=None)
+    add_ev("E_orphan", "orphan_claim", claim_id="NO_SUCH_CLAIM")
+    add_ev("E_type_missing", "event_type_missing", event_type=None)
+    add_ev("E_type_bad", "event_type_not_allowed", event_type="teleported")
+    add_ev("E_role_missing", "actor_role_missing", actor_role=None)
+    add_ev("E_role_bad", "actor_role_not_allowed", actor_role="ceo")
+    add_ev("E_occ_missing", "occurred_at_missing", occurred_at=None)
+    add_ev("E_occ_invalid", "occurred_at_invalid", occurred_at="2026-13-01 00:00")
+    add_ev("E_future", "occurred_at_in_future", occurred_at="2999-01-01T00:00:00+08:00")
+    add_ev("E_held", "claim_quarantined", claim_id="C_product_line_bad")
+    for _ in range(2):
+        add_ev("E_dup", "event_id_not_unique")
+    add_ev("E_order_acc", "milestone_order", claim_id="C_order", event_type="accepted",
+           occurred_at="2026-03-02T12:00:00+08:00")
+    add_ev("E_order_dec", "milestone_order", claim_id="C_order", event_type="decided",
+           occurred_at="2026-03-01T12:00:00+08:00")
+
+    add("surveys", "S_held", "claim_quarantined", claim_id="C_channel_bad")
+    add("surveys", "S_orphan", "orphan_claim", claim_id="NO_SUCH_CLAIM")
+    add("surveys", None, "response_id_missing")
+    add("surveys", "S_resp_missing", "responded_at_missing", responded_at=None)
+    add("surveys", "S_resp_invalid", "responded_at_invalid", responded_at="soon")
+    for col, bad, code in (("csat", "6", "out_of_range"), ("csat", "five", "invalid"),
+                           ("nps", "11", "out_of_range"), ("nps", "9.5", "invalid"),
+                           ("effort", "0", "out_of_range"), ("effort", "high", "invalid")):
+        add("surveys", f"S_{col}_{code}", f"{col}_{code}", **{col: bad})
+    for _ in range(2):
+        extra["surveys"].append(_row(raw["surveys"], "response_id", "S_dup"))
+    expect[("surveys", "S_dup")] = "response_id_not_unique"
+
+    add("complaints", None, "complaint_id_missing")
+    add("complaints", "Q_recv_missing", "received_at_missing", received_at=None)
+    add("complaints", "Q_recv_invalid", "received_at_invalid", received_at="2026/02/31 09:00")
+    add("complaints", "Q_src_missing", "source_missing", source=None)
+    add("complaints", "Q_src_bad", "source_not_allowed", source="press")
+    add("complaints", "Q_resolved_early", "resolved_before_received",
+        resolved_at="2026-03-01T09:00:00+08:00")
+    add("complaints", "Q_resolved_invalid", "resolved_at_invalid", resolved_at="n/a")
+    for _ in range(2):
+        extra["complaints"].append(_row(raw["complaints"], "complaint_id", "Q_dup"))
+    expect[("complaints", "Q_dup")] = "complaint_id_not_unique"
+
+    # costs: copies of K4 (travel with an amount)
+    add("customer_costs", None, "cost_id_missing", base_key="K4")
+    add("customer_costs", "K_type_missing", "cost_type_missing", base_key="K4", cost_type=None)
+    add("customer_costs", "K_type_bad", "cost_type_not_allowed", base_key="K4", cost_type="bribe")
+    add("customer_costs", "K_inc_missing", "incurred_at_missing", base_key="K4", incurred_at=None)
+    add("customer_costs", "K_inc_invalid", "incurred_at_invalid", base_key="K4", incurred_at="2026-02-25 25:00")
+    add("customer_costs", "K_qty_missing", "quantity_missing", base_key="K4", quantity=None)
+    add("customer_costs", "K_qty_neg", "quantity_out_of_range", base_key="K4", quantity="-2")
+    add("customer_costs", "K_qty_invalid", "quantity_invalid", base_key="K4", quantity="two")
+    add("customer_costs", "K_amt_neg", "amount_out_of_range", base_key="K4", amount="-150.00")
+    add("customer_costs", "K_amt_invalid", "amount_invalid", base_key="K4", amount="¥150")
+    add("customer_costs", "K_cur_missing", "currency_missing", base_key="K4", currency=None)
+    add("customer_costs", "K_cur_bad", "currency_not_allowed", base_key="K4", currency="EUR")
+    add("customer_costs", "K_fee", "evidence_fee_without_amount", base_key="K4",
+        cost_type="evidence_fee", amount=None, currency=None)
+    for _ in range(2):
+        extra["customer_costs"].append(_row(raw["customer_costs"], "cost_id", "K_dup"))
+    expect[("customer_costs", "K_dup")] = "cost_id_not_unique"
+
+    frames = {t: pd.concat([raw[t], *extra[t]], ignore_index=True) for t in TABLES}
+    return frames, expect
+
+
+def validate_raw(raw: dict[str, pd.DataFrame], settings=None, run_time="2026-04-01T00:00:00Z"):
+    settings = settings or default_settings()
+    reads = {t: coerce_table(raw[t], SOURCE_TABLES[t], settings.source_timezone) for t in TABLES}
+    outcome = validate_sources({t: r.typed for t, r in reads.items()},
+                               {t: r.raw for t, r in reads.items()},
+                               {t: r.failures for t, r in reads.items()},
+                               settings, pd.Timestamp(run_time), "test")
+    return reads, outcome
+
+
+def test_every_reason_code_is_produced_by_a_crafted_row():
+    raw, expect = crafted_bad_sources()
+    _, outcome = validate_raw(raw)
+    q = outcome.quarantine
+    produced = set(q["reasons"].str.split(";").explode())
+    templates = {c for c in REASON_CODES if "<" in c}
+    assert produced == set(REASON_CODES) - templates, (
+        f"never produced: {sorted(set(REASON_CODES) - templates - produced)}; "
+        f"unknown: {sorted(produced - set(REASON_CODES))}")
+    # ... and each crafted row carries the reason it was crafted for
+    by_key = q.groupby(["source_table", "source_key"])["reasons"].agg(";".join)
+    for (table, key), code in expect.items():
+        assert code in by_key.get((table, key), "").split(";"), (table, key, code, by_key.get((table, key)))
+    # the golden rows stay clean
+    for t in TABLES:
+        golden_keys = set(pd.read_csv(GOLDEN / f"{t}.csv", dtype=str)[SOURCE_TABLES[t].key])
+        assert not golden_keys & set(q.loc[q["source_table"] == t, "source_key"].dropna()), t
+    counts = outcome.counts.set_index("source_table")
+    for t in TABLES:
+        assert counts.loc[t, "rows_read"] == len(raw[t])
+        assert counts.loc[t, "rows_read"] == counts.loc[t, "rows_accepted"] + counts.loc[t, "rows_quarantined"]
+        assert counts.loc[t, "rows_quarantined"] == (q["source_table"] == t).sum()
+
+
+# =============================================================================== Prefect harness
+
+
+@pytest.fixture(scope="module")
+def harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="module")
+def api_env(harness) -> dict:
+    """Environment for CLI subprocesses that report to the harness's Prefect server (as a
+    deployment reports to its server) instead of starting a temporary one each: half the CPU."""
+    from prefect.settings import PREFECT_API_URL
+
+    return cli_env(PREFECT_API_URL=PREFECT_API_URL.value())
+
+
+def nightly_state(source, wh: Path, config=None):
+    from flows.nightly import nightly
+
+    return nightly(source_url=str(source), warehouse_url=f"duckdb:///{wh}",
+                   config_path=str(config) if config else None, return_state=True)
+
+
+def flow_error(state) -> BaseException:
+    assert state.is_failed(), state
+    try:
+        state.result()
+    except BaseException as exc:  # noqa: BLE001
+        return exc
+    raise AssertionError("a failed state without an exception")
+
+
+@pytest.fixture
+def golden_wh(harness, tmp_path, pseudonym_env):
+    """A warehouse after one successful run over the golden folder, and its snapshot."""
+    wh = tmp_path / "golden.duckdb"
+    assert nightly_state(GOLDEN, wh).is_completed()
+    return wh, snapshot(wh)
+
+
+def changed_golden(dst: Path) -> Path:
+    """The golden folder one day later: a new survey and a corrected claim."""
+    copy_folder(GOLDEN, dst)
+    with open(dst / "surveys.csv", "a", encoding="utf-8") as f:
+        f.write("S4,A,2026-03-07T10:00:00+08:00,3,7,4,,2026-03-07T10:00:00+08:00\n")
+    claims = (dst / "claims.csv").read_text(encoding="utf-8")
+    claims = claims.replace("B,P2,310101198506061234,auto,phone,SH,T2,complex,20000.00,,CNY,denied,fraud,"
+                            "2026-02-20T10:00:00+08:00,2026-03-04T10:00:00+08:00",
+                            "B,P2,310101198506061234,auto,phone,SH,T2,complex,20000.00,,CNY,denied,other,"
+                            "2026-02-20T10:00:00+08:00,2026-03-20T10:00:00+08:00")
+    assert "denied,other" in claims
+    (dst / "claims.csv").write_text(claims, encoding="utf-8")
+    return dst
+
+
+@pytest.mark.slow
+def test_extra_column_is_a_warning_in_the_run_summary(harness, tmp_path, pseudonym_env):
+    src = copy_folder(GOLDEN, tmp_path / "src")
+    for t in ("claims", "surveys"):
+        df = pd.read_csv(src / f"{t}.csv", dtype=str, keep_default_na=False)
+        df["legacy_flag"] = "x"
+        df.to_csv(src / f"{t}.csv", index=False)
+    state = nightly_state(src, tmp_path / "w.duckdb")
+    assert state.is_completed()
+    md = state.result()["summary"]
+    warnings = md.split("## Warnings", 1)[1]
+    assert "claims: extra source column(s) ignored: legacy_flag" in warnings
+    assert "surveys: extra source column(s) ignored: legacy_flag" in warnings
+    assert "| claims | 5 | 5 | 0 |" in md
+    # the extra column does not reach the warehouse
+    snap = snapshot(tmp_path / "w.duckdb")
+    assert not any("legacy_flag" in df.columns for df in snap.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["missing_column", "mostly_uncastable"])
+def test_table_level_source_error_leaves_the_warehouse_as_it_was(golden_wh, tmp_path, kind):
+    wh, before = golden_wh
+    src = changed_golden(tmp_path / "src")
+    ev = pd.read_csv(src / "claim_events.csv", dtype=str, keep_default_na=False)
+    if kind == "missing_column":
+        ev = ev.drop(columns=["actor_role"])
+        pattern = "claim_events: missing required column 'actor_role'"
+    else:
+        ev.loc[2:, "occurred_at"] = "see attachment"     # 16 of 18 values
+        ev = pd.concat([ev, ev.iloc[:4].assign(event_id=lambda d: d["event_id"] + "x")])  # >= 20 values
+        ev["updated_at"] = "2026-03-20T00:00:00+08:00"    # every row changed: all re-read
+        pattern = r"claim_events\.occurred_at: 18 of 22 values cannot be read as timestamp \(e\.g\. 'see attachment'\)"
+    ev.to_csv(src / "claim_events.csv", index=False)
+    exc = flow_error(nightly_state(src, wh))
+    assert isinstance(exc, SourceError)
+    import re
+    assert re.search(pattern, str(exc)), str(exc)
+    after = snapshot(wh)
+    assert_same_warehouse(without_failed_runs(after), before, what=kind)
+    failed = failed_runs(after)
+    assert len(failed) == 1 and re.search(pattern, failed["error"].iloc[0])
+
+
+class _CountCalls:
+    def __init__(self, fn):
+        self.fn, self.calls = fn, 0
+
+    def __call__(self, *a, **kw):
+        self.calls += 1
+        return self.fn(*a, **kw)
+
+
+@pytest.fixture
+def fast_retries(monkeypatch):
+    """The flow's retrying tasks (extraction) with their retries but no waiting between them,
+    and a count of the change-scan attempts."""
+    import flows.nightly as nightly_mod
+    from claimpulse import pipeline
+    from prefect import Task
+
+    retrying = {name: t for name, t in vars(nightly_mod).items() if isinstance(t, Task) and t.retries}
+    assert "plan_changes" in retrying and all(t.retries == 3 for t in retrying.values())
+    for name, t in retrying.items():
+        monkeypatch.setattr(nightly_mod, name, t.with_options(retry_delay_seconds=0))
+    counts = {"plan_changes": _CountCalls(pipeline.plan_changes)}
+    monkeypatch.setattr(pipeline, "plan_changes", counts["plan_changes"])
+    return counts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["postgresql://nobody@127.0.0.1:1/x", "sqlite:///{tmp}/no/such/dir/x.sqlite"])
+def test_unreachable_source_is_retried_then_fails_cleanly(golden_wh, tmp_path, fast_retries, source):
+    wh, before = golden_wh
+    source = source.format(tmp=tmp_path)
+    exc = flow_error(nightly_state(source, wh))
+    assert fast_retries["plan_changes"].calls == 4        # 1 try + 3 retries, then it gave up
+    text = " ".join(str(exc).split())
+    assert "source" in text and "cannot be reached" in text, text
+    after = snapshot(wh)
+    assert_same_warehouse(without_failed_runs(after), before, what="unreachable")
+    assert len(failed_runs(after)) == 1
+
+
+class FlakySource:
+    """A source whose connection drops once: `read` number `fail_on` raises OperationalError."""
+
+    def __init__(self, inner, fail_on: int):
+        self.inner, self.fail_on, self.calls, self.failed = inner, fail_on, 0, False
+
+    def describe(self):
+        return self.inner.describe()
+
+    def columns(self, table):
+        return self.inner.columns(table)
+
+    def read(self, table, **kw):
+        self.calls += 1
+        if self.calls == self.fail_on:
+            self.failed = True
+            raise sa.exc.OperationalError(
+                f"SELECT * FROM {table.name}", None,
+                ConnectionResetError("server closed the connection unexpectedly"))
+        return self.inner.read(table, **kw)
+
+
+def comparable(snap: dict) -> dict:
+    """A snapshot without what differs between runs (run ids, load times)."""
+    out = {}
+    for t, df in snap.items():
+        df = df.drop(columns=[c for c in df.columns if c in RUN_COLUMNS
+                              or (t == "pipeline_state" and c == "updated_at")])
+        out[t] = df.sort_values(list(df.columns)).reset_index(drop=True) if len(df.columns) else df
+    return out
+
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
+    d = tmp_path_factory.mktemp("demo")
+    url = f"sqlite:///{d}/demo.sqlite"
+    from claimpulse.demo import write_demo
+
+    write_demo(url, n_claims=400, days=40, seed=21)
+    return url
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fail_on", [2, 7])   # 2: during the change scan; 7: mid-extract
+def test_connection_dropped_is_retried_and_the_result_equals_a_clean_run(
+        harness, tmp_path, pseudonym_env, fast_retries, monkeypatch, small_demo, fail_on):
+    import flows.nightly as nightly_mod
+    from claimpulse.extract import open_source
+
+    clean = tmp_path / "clean.duckdb"
+    assert nightly_state(small_demo, clean).is_completed()
+    scans_before = fast_retries["plan_changes"].calls
+    flaky: list[FlakySource] = []
+
+    def flaky_open(url, encoding="utf-8"):
+        flaky.append(FlakySource(open_source(url, encoding), fail_on))
+        return flaky[-1]
+
+    monkeypatch.setattr(nightly_mod, "open_source", flaky_open)
+    wh = tmp_path / "flaky.duckdb"
+    state = nightly_state(small_demo, wh)
+    assert state.is_completed(), state
+    assert flaky[0].failed and flaky[0].calls > fail_on + 4     # it failed, then read on
+    scans = fast_retries["plan_changes"].calls - scans_before
+    assert scans == (2 if fail_on <= 5 else 1)                 # the scan retried only if it failed
+    assert_same_warehouse(comparable(snapshot(wh)), comparable(snapshot(clean)), what="flaky vs clean")
+
+
+@pytest.mark.slow
+def test_warehouse_failing_mid_load_leaves_nothing_partial(golden_wh, tmp_path, monkeypatch):
+    from claimpulse.warehouse import Warehouse, WarehouseError
+
+    wh, before = golden_wh
+    src = changed_golden(tmp_path / "src")
+    real = Warehouse.insert_frame
+    calls = []
+
+    def failing_insert(self, conn, table, df):
+        calls.append(table)
+        if len(calls) == 3:   # two tables are written by now
+            raise sa.exc.OperationalError(f"INSERT INTO {table}", None, OSError(28, "No space left on device"))
+        return real(self, conn, table, df)
+
+    monkeypatch.setattr(Warehouse, "insert_frame", failing_insert)
+    exc = flow_error(nightly_state(src, wh))
+    assert len(calls) >= 3 and "pipeline_runs" not in calls[:3]   # it failed mid-load
+    assert isinstance(exc, WarehouseError)
+    assert "No space left on device" in str(exc) and str(wh) in str(exc)
+    after = snapshot(wh)
+    assert_same_warehouse(without_failed_runs(after), before, what="failed load")
+    assert len(failed_runs(after)) == 1
+
+
+@pytest.mark.slow
+def test_warehouse_constraint_rejecting_the_last_write_rolls_everything_back(golden_wh, tmp_path):
+    """A real rejection by DuckDB at the very end of the load transaction (the pipeline_runs
+    row, after every fact, metric, quarantine and watermark write): all of it rolls back."""
+    from claimpulse.warehouse import WarehouseError
+
+    wh, _ = golden_wh
+    con = duckdb.connect(str(wh))
+    con.execute(f"CREATE UNIQUE INDEX one_run_per_flow ON {SCHEMA}.pipeline_runs (flow)")
+    con.close()
+    before = snapshot(wh)
+    exc = flow_error(nightly_state(changed_golden(tmp_path / "src"), wh))
+    assert isinstance(exc, WarehouseError), repr(exc)
+    assert "warehouse" in str(exc) and "pipeline_runs" in str(exc) and "Constraint" in str(exc)
+    # the failed-run row cannot be written either (same constraint): nothing changed at all
+    assert_same_warehouse(snapshot(wh), before, what="constraint")
+
+
+# =============================================================================== the CLI
+
+
+@pytest.fixture(scope="module")
+def cli_base(tmp_path_factory, api_env):
+    """A CSV demo folder and a warehouse after one successful CLI run over it."""
+    d = tmp_path_factory.mktemp("clibase")
+    src = demo_folder(d / "src", n_claims=300)
+    wh = d / "base.duckdb"
+    p = cli("run", "--source", src, "--warehouse", f"duckdb:///{wh}", env=api_env)
+    assert p.returncode == 0, p.stderr + p.stdout[-3000:]
+    return d, src, wh, snapshot(wh)
+
+
+@pytest.mark.slow
+def test_cli_bad_input_faults_are_one_line_errors_and_change_nothing(cli_base, tmp_path, api_env):
+    d, base_src, base_wh, before = cli_base
+    cases = {}
+
+    def case(name, source, expect_ok=False):
+        wh = copy_db(base_wh, tmp_path / f"{name}.duckdb")
+        cases[name] = (["run", "--source", source, "--warehouse", f"duckdb:///{wh}"], wh, expect_ok)
+
+    src = copy_folder(base_src, tmp_path / "extra")
+    df = pd.read_csv(src / "surveys.csv", dtype=str, keep_default_na=False)
+    df.insert(3, "Channel_Hint", "app")
+    df["updated_at"] = NOW   # changed since the watermark: these rows are re-read
+    df.to_csv(src / "surveys.csv", index=False)
+    case("extra_column", src, expect_ok=True)
+
+    src = copy_folder(base_src, tmp_path / "missing")
+    df = pd.read_csv(src / "complaints.csv", dtype=str, keep_default_na=False).drop(columns=["received_at"])
+    df.to_csv(src / "complaints.csv", index=False)
+    case("missing_column", src)
+
+    src = copy_folder(base_src, tmp_path / "uncastable")
+    df = pd.read_csv(src / "claims.csv", dtype=str, keep_default_na=False)
+    df.loc[df.index[len(df) // 5:], "claimed_amount"] = "CNY " + df["claimed_amount"]   # 80 %
+    df["updated_at"] = NOW
+    df.to_csv(src / "claims.csv", index=False)
+    case("uncastable", src)
+
+    case("postgres_down", "postgresql://nobody@127.0.0.1:1/x")
+
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("a file where the warehouse folder should be")
+    cases["warehouse_path"] = (["run", "--source", base_src, "--warehouse",
+                                f"duckdb:///{blocker}/w.duckdb"], None, False)
+
+    procs = run_many({name: args for name, (args, _, _) in cases.items()}, env=api_env)
+    errors = {}
+    for name, (_, wh, ok) in cases.items():
+        p = procs[name]
+        if ok:
+            assert p.returncode == 0, p.stderr + p.stdout[-3000:]
+        else:
+            errors[name] = one_line_error(p)
+            after = snapshot(wh) if wh else {}
+            if wh:
+                assert_same_warehouse(without_failed_runs(after), before, what=name)
+                assert len(failed_runs(after)) == 1, name
+
+    # extra column: a warning in the logs, the run is fine, and the counts reconcile
+    out = procs["extra_column"].stdout
+    assert "surveys: ignoring extra source column(s): channel_hint" in out, out[-3000:]
+    runs = snapshot(cases["extra_column"][1])["pipeline_runs"]
+    last = runs.sort_values("started_at").iloc[-1]
+    assert last["status"] == "succeeded" and last["surveys_read"] > 0
+    for t in TABLES:
+        assert last[f"{t}_read"] == last[f"{t}_accepted"] + last[f"{t}_quarantined"], t
+
+    assert "complaints: missing required column 'received_at'" in errors["missing_column"]
+    assert "claims.claimed_amount: 240 of 300 values cannot be read as decimal (e.g. 'CNY " \
+        in errors["uncastable"]
+    assert "cannot be reached" in errors["postgres_down"], errors["postgres_down"]
+    assert "Retry 3/3" in procs["postgres_down"].stdout      # Prefect retried, then gave up
+    assert "postgresql://nobody@127.0.0.1:1/x" in errors["postgres_down"]
+    assert "not_a_dir" in errors["warehouse_path"] and "warehouse" in errors["warehouse_path"]
+
+
+# =============================================================================== SIGKILL
+
+
+BIG_CLAIMS = 20_000
+
+
+@pytest.fixture(scope="module")
+def big_sources(tmp_path_factory):
+    """A 20k-claim demo source A, and B = A a week later (many claims changed, new rows)."""
+    from claimpulse.demo import write_demo
+
+    d = tmp_path_factory.mktemp("big")
+    a, b = d / "a.sqlite", d / "b.sqlite"
+    write_demo(f"sqlite:///{a}", n_claims=BIG_CLAIMS, days=120, seed=17)
+    shutil.copy(a, b)
+    con = sqlite3.connect(b)
+    stamp = "2030-01-01T00:00:00+08:00"  # later than every watermark of A
+    con.execute("UPDATE claims SET region = 'XJ', updated_at = ? WHERE rowid % 3 = 0", (stamp,))
+    con.execute("UPDATE surveys SET csat = 1, updated_at = ? WHERE rowid % 4 = 0", (stamp,))
+    con.execute("DELETE FROM complaints WHERE rowid % 5 = 0")
+    con.execute("UPDATE customer_costs SET amount = 99.5, currency = 'CNY', updated_at = ? "
+                "WHERE rowid % 7 = 0", (stamp,))
+    con.commit()
+    con.close()
+    return d, f"sqlite:///{a}", f"sqlite:///{b}"
+
+
+RESULT_TABLES = ("daily_service_metrics", "daily_standard_attainment", "fact_claim_service",
+                 "fact_survey_response", "fact_complaint", "pipeline_state")
+
+
+def result_tables(snap: dict) -> dict:
+    c = comparable(snap)
+    return {t: c[t] for t in RESULT_TABLES}
+
+
+@pytest.fixture(scope="module")
+def warehouse_a(big_sources, api_env, tmp_path_factory):
+    """A warehouse after one successful CLI run over source A, and how long that run took."""
+    _, src_a, _ = big_sources
+    wh_a = tmp_path_factory.mktemp("wh_a") / "a.duckdb"
+    t0 = time.monotonic()
+    p = cli("run", "--source", src_a, "--warehouse", f"duckdb:///{wh_a}", env=api_env)
+    duration = time.monotonic() - t0
+    assert p.returncode == 0, p.stderr
+    return wh_a, duration
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_leaves_the_last_good_state(big_sources, warehouse_a, tmp_path, api_env):
+    d, src_a, src_b = big_sources
+    # A successful run over A (its duration bounds the kill delays) ...
+    wh_a, duration = warehouse_a
+    state_a = snapshot(wh_a)
+    # ... then, in the background, B run to completion on a copy, never interrupted: the reference
+    wh_ref = copy_db(wh_a, tmp_path / "ref.duckdb")
+    ref_proc = start_cli("run", "--source", src_b, "--warehouse", f"duckdb:///{wh_ref}",
+                         env=api_env, out_dir=tmp_path, name="reference")
+
+    # Meanwhile B again on another copy of A, SIGKILLed at random points (the whole process
+    # group: were there a temporary Prefect server, it would go too).
+    # These runs load in chunks of claims (spilled to local disk, one transaction): a kill can
+    # land between chunks, and the recovery must equal the unchunked reference.
+    wh = copy_db(wh_a, tmp_path / "killed.duckdb")
+    spill_dir = tmp_path / "spill"
+    spill_dir.mkdir()
+    chunked = {**api_env, "CLAIMPULSE_CHUNK_CLAIMS": "4000", "TMPDIR": str(spill_dir)}
+    rng = random.Random(20260301)
+    delays = [rng.uniform(0.5, duration) for _ in range(4)]
+    outcomes, committed_states = [], []
+    for i, delay in enumerate(delays + ["load"]):
+        proc = start_cli("run", "--source", src_b, "--warehouse", f"duckdb:///{wh}",
+                         env=chunked, out_dir=tmp_path, name=f"kill{i}")
+        if delay == "load":
+            # one kill aimed at the load transaction: right after the compute task finished
+            deadline = time.monotonic() + 300
+            while proc.poll() is None and time.monotonic() < deadline:
+                if "compute-facts" in (tmp_path / f"kill{i}.out").read_text():
+                    break
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.5))
+        else:
+            time.sleep(delay)
+        finished = proc.poll() is not None
+        kill_group(proc)
+        result = finish(proc)
+        assert not survivors(proc.pid), f"kill {i}: processes of the killed run survive"
+        now = snapshot(wh)
+        committed = len(now["pipeline_runs"]) > len(state_a["pipeline_runs"])
+        last_log = [ln for ln in result.stdout.splitlines() if " | " in ln][-1:] or ["(no log yet)"]
+        outcomes.append((delay, finished, committed, last_log[0].split(" - ", 1)[-1][:60]))
+        if committed:
+            # the kill came after the load's commit (during the summary or the exit): the run
+            # is complete in the warehouse, with its pipeline_runs row, and is the last good run
+            assert len(now["pipeline_runs"]) == len(state_a["pipeline_runs"]) + 1
+            committed_states.append(result_tables(now))   # compared with the reference below
+            # back to A, so that the next kill interrupts the A -> B run again
+            Path(f"{wh}.wal").unlink(missing_ok=True)
+            copy_db(wh_a, wh)
+            state_a = snapshot(wh)
+        else:
+            # exactly what the last successful run left: every table, every column
+            assert_same_warehouse(now, state_a, what=f"after kill {i} at {delay}")
+    print("kills (delay, process had finished, load had committed, last log line):", outcomes,
+          "spill folders left by killed runs:", sorted(x.name for x in spill_dir.iterdir()))
+    ref = finish(ref_proc)
+    assert ref.returncode == 0, ref.stderr
+    reference = result_tables(snapshot(wh_ref))
+    assert len(reference["fact_claim_service"]) > 0.9 * BIG_CLAIMS
+    for i, committed_state in enumerate(committed_states):
+        assert_same_warehouse(committed_state, reference, what=f"committed run {i}")
+
+    # An uninterrupted run now finishes the work: the same tables as the reference.
+    p = cli("run", "--source", src_b, "--warehouse", f"duckdb:///{wh}", env=chunked)
+    assert "chunk 2/3 written" in p.stdout
+    assert p.returncode == 0, p.stderr
+    final = snapshot(wh)
+    assert_same_warehouse(result_tables(final), reference, what="after recovery")
+    runs = final["pipeline_runs"]
+    assert runs["status"].tolist() == ["succeeded"] * len(runs)
+    assert len(runs) == 2, outcomes            # A's run and the recovery: no killed run's row
+
+
+# =============================================================================== two runs at once
+
+
+def assert_no_duplicates(snap: dict) -> None:
+    fact = snap["fact_claim_service"]
+    assert fact["claim_id"].is_unique
+    for t, key in (("daily_service_metrics", ["metric_date", "product_line", "channel", "region"]),
+                   ("daily_standard_attainment", ["metric_date", "standard_id", "product_line",
+                                                  "channel", "region"]),
+                   ("fact_survey_response", ["response_id"]), ("fact_complaint", ["complaint_id"])):
+        assert not snap[t].duplicated(key).any(), t
+    assert snap["pipeline_state"]["source_table"].is_unique
+
+
+def run_pair(src: str, wh: Path, env: dict) -> list[subprocess.CompletedProcess]:
+    """Two `claimpulse run`s on one warehouse, started at the same moment."""
+    procs = run_many({n: ["run", "--source", src, "--warehouse", f"duckdb:///{wh}"] for n in ("one", "two")},
+                     env=env)
+    return list(procs.values())
+
+
+@pytest.mark.slow
+def test_two_runs_on_one_warehouse(big_sources, warehouse_a, tmp_path, api_env):
+    """Two runs of the changed source B on a copy of warehouse A, started at once."""
+    _, _, src_b = big_sources
+    wh_a, _ = warehouse_a
+    # fail fast (the default): exactly one succeeds, the other says the warehouse is busy
+    wh = copy_db(wh_a, tmp_path / "busy.duckdb")
+    procs = run_pair(src_b, wh, api_env)
+    assert sorted(p.returncode == 0 for p in procs) == [False, True], [(p.returncode, p.stderr) for p in procs]
+    err = one_line_error(next(p for p in procs if p.returncode != 0))
+    assert "is busy" in err and "another ClaimPulse run holds its lock" in err, err
+    snap = snapshot(wh)
+    assert_no_duplicates(snap)
+    # the loser wrote nothing: A's run and the winner's
+    assert snap["pipeline_runs"]["status"].tolist() == ["succeeded", "succeeded"]
+
+    # wait: with CLAIMPULSE_LOCK_TIMEOUT the later one waits for the other, then both succeed
+    wh2 = copy_db(wh_a, tmp_path / "wait.duckdb")
+    procs = run_pair(src_b, wh2, {**api_env, "CLAIMPULSE_LOCK_TIMEOUT": "600"})
+    assert [p.returncode for p in procs] == [0, 0], [p.stderr for p in procs]
+    assert sorted("restated 0 date(s)" in p.stdout for p in procs) == [False, True]
+    snap2 = snapshot(wh2)
+    assert_no_duplicates(snap2)
+    runs = snap2["pipeline_runs"].sort_values("started_at").iloc[1:]
+    assert runs["status"].tolist() == ["succeeded"] * 2
+    # they overlapped (both started before either finished): the lock made one wait
+    assert runs["started_at"].max() < runs["finished_at"].min()
+    assert_same_warehouse(result_tables(snap2), result_tables(snap), what="waited vs single")

@@ -1,0 +1,219 @@
+"""Security: identifiers from configuration are validated and quoted, data values never become
+SQL, secrets in URLs never reach logs, errors, artifacts or Prefect's records, and personal
+fields are masked in the quarantine.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pandas as pd
+import pytest
+
+from claimpulse.config import ConfigError, load_config
+from claimpulse.extract import mask_url
+from claimpulse.warehouse import Warehouse, WarehouseError, quote_ident
+
+from .conftest import GOLDEN
+from .test_faults import (api_env, copy_folder, harness, nightly_state, one_line_error,  # noqa: F401
+                          run_many, snapshot)
+
+SECRET = "s3cretpw"
+
+
+# ----------------------------------------------------------------------------- identifiers
+
+
+@pytest.mark.parametrize("schema", ["x; drop table y", 'a"b', "claimpulse.other", "", "1abc", "a b",
+                                    "Ωmega", "a" * 64, "x--", "x/*", "x\n"])
+def test_config_schema_must_be_a_plain_identifier(tmp_path, schema):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"schema: {json.dumps(schema)}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"schema"):
+        load_config(cfg)
+
+
+def test_config_standard_ids_must_be_identifiers(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("standards:\n  - id: \"x'); drop table y; --\"\n    measure: trips\n    max: 1\n"
+                   "    target_rate: 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"standards\.0\.id"):
+        load_config(cfg)
+
+
+@pytest.mark.parametrize("name", ["x; drop table y", 'a"b', "a.b", "", "1abc", "a b", "é", "a" * 64,
+                                  "x'", "x\n"])
+def test_quote_ident_rejects_anything_but_plain_names(name):
+    with pytest.raises(WarehouseError, match="not a plain SQL identifier"):
+        quote_ident(name)
+
+
+def test_quote_ident_quotes_plain_names_and_warehouse_refuses_a_bad_schema(tmp_path):
+    assert quote_ident("claimpulse") == '"claimpulse"'
+    assert quote_ident("_a1") == '"_a1"'
+    with pytest.raises(WarehouseError, match="not a plain SQL identifier"):
+        Warehouse(f"duckdb:///{tmp_path}/w.duckdb", schema="x; drop table y")
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+# ----------------------------------------------------------------------------- data as data
+
+INJECT = {
+    "A": "A'); DROP TABLE claims; --",
+    "B": '"; DELETE FROM claimpulse.fact_claim_service; --',
+    "C": "C\\'; SELECT 1; /*",
+}
+
+
+def injected_golden(dst):
+    """The golden source with SQL-looking ids, texts and a quarantined survey."""
+    copy_folder(GOLDEN, dst)
+    for t in ("claims", "claim_events", "surveys", "complaints", "customer_costs"):
+        df = pd.read_csv(dst / f"{t}.csv", dtype=str, keep_default_na=False)
+        df["claim_id"] = df["claim_id"].replace(INJECT)
+        key = df.columns[0]
+        if t != "claims":
+            df[key] = df[key] + "'); DROP TABLE " + t + "; --"
+        if t == "claims":
+            df["team"] = df["team"].where(df["claim_id"] != INJECT["A"], "T'; TRUNCATE pipeline_state; --")
+        if t == "complaints":
+            df["category"] = "'); DROP TABLE fact_complaint; --"
+        if t == "surveys":
+            bad = df.iloc[[0]].assign(response_id="S9\"); DELETE FROM claimpulse.dq_quarantine; --",
+                                      csat="9")
+            df = pd.concat([df, bad], ignore_index=True)
+        df.to_csv(dst / f"{t}.csv", index=False)
+    return dst
+
+
+def metrics_of(snap):
+    df = snap["daily_service_metrics"].drop(columns=["loaded_at", "run_id"])
+    return df.sort_values(["metric_date", "product_line", "channel", "region"]).reset_index(drop=True)
+
+
+@pytest.mark.slow
+def test_sql_looking_values_flow_through_runs_as_data(harness, tmp_path, pseudonym_env):  # noqa: F811
+    plain_wh, wh = tmp_path / "plain.duckdb", tmp_path / "inj.duckdb"
+    assert nightly_state(GOLDEN, plain_wh).is_completed()
+    src = injected_golden(tmp_path / "src")
+    state = nightly_state(src, wh)
+    assert state.is_completed(), state
+    snap = snapshot(wh)
+    assert set(snap) == set(snapshot(plain_wh))                  # every table still there
+    fact = snap["fact_claim_service"]
+    assert set(INJECT.values()) <= set(fact["claim_id"])
+    assert "T'; TRUNCATE pipeline_state; --" in set(fact["team"])
+    assert len(snap["pipeline_state"]) == 5
+    assert set(snap["fact_complaint"]["category"]) == {"'); DROP TABLE fact_complaint; --"}
+    pd.testing.assert_frame_equal(metrics_of(snap).drop(columns=[]), metrics_of(snapshot(plain_wh)),
+                                  check_dtype=False)
+    q = snap["dq_quarantine"]
+    assert q["source_key"].tolist() == ["S9\"); DELETE FROM claimpulse.dq_quarantine; --"]
+
+    # An incremental run touching those claims (staged keys, deletes by claim, the quarantine
+    # release): the ids stay data there too.
+    surveys = pd.read_csv(src / "surveys.csv", dtype=str, keep_default_na=False)
+    surveys.loc[surveys["csat"] == "9", ["csat", "updated_at"]] = ["4", "2026-03-20T10:00:00+08:00"]
+    new = surveys.iloc[[1]].assign(response_id="S10'; --", updated_at="2026-03-20T11:00:00+08:00")
+    pd.concat([surveys, new]).to_csv(src / "surveys.csv", index=False)
+    state = nightly_state(src, wh)
+    assert state.is_completed(), state
+    assert state.result()["mode"] == "incremental"
+    snap2 = snapshot(wh)
+    q2 = snap2["dq_quarantine"]
+    assert len(q2) == 1 and q2["released_at"].notna().all()
+    responses = set(snap2["fact_survey_response"]["response_id"])
+    assert {"S9\"); DELETE FROM claimpulse.dq_quarantine; --", "S10'; --"} <= responses
+    assert len(responses) == 5
+    assert sorted(snap2["fact_claim_service"]["claim_id"]) == sorted(fact["claim_id"])
+    runs = snap2["pipeline_runs"]
+    assert runs["status"].tolist() == ["succeeded", "succeeded"]
+
+
+# ----------------------------------------------------------------------------- secrets
+
+
+def test_mask_url_hides_passwords_everywhere_in_a_url():
+    assert mask_url(f"postgresql://u:{SECRET}@h/db") == "postgresql://u:***@h/db"
+    assert SECRET not in mask_url(f"postgresql://u@h/db?password={SECRET}&sslmode=require")
+    assert SECRET not in mask_url(f"mysql+pymysql://root:{SECRET}@127.0.0.1:3306/x")
+    assert mask_url("/data/exports/claims") == "/data/exports/claims"
+
+
+def _prefect_records() -> str:
+    """Flow-run parameters, logs and artifacts the harness's Prefect server holds, as text."""
+    from prefect.client.orchestration import get_client
+
+    async def read():
+        async with get_client() as client:
+            runs = await client.read_flow_runs()
+            logs = await client.read_logs()
+            arts = await client.read_artifacts()
+            return runs, logs, arts
+
+    runs, logs, arts = asyncio.run(read())
+    assert runs, "the CLI runs reported to the harness server"
+    parts = [json.dumps(r.parameters, default=str) for r in runs]
+    parts += [f"{r.name} {r.state.message if r.state else ''}" for r in runs]
+    parts += [log.message for log in logs]
+    parts += [str(a.data) for a in arts]
+    return "\n".join(parts)
+
+
+@pytest.mark.slow
+def test_passwords_never_reach_output_errors_or_prefect(api_env, tmp_path):  # noqa: F811
+    wh = tmp_path / "w.duckdb"
+    procs = run_many({
+        "source": ["run", "--source", f"postgresql://u:{SECRET}@127.0.0.1:1/x",
+                   "--warehouse", f"duckdb:///{wh}"],
+        "warehouse": ["run", "--source", GOLDEN, "--warehouse",
+                      f"postgresql://u:{SECRET}@127.0.0.1:1/wh?sslmode=disable"],
+        "query": ["run", "--source", f"postgresql://u@127.0.0.1:1/x?password={SECRET}",
+                  "--warehouse", f"duckdb:///{tmp_path}/w2.duckdb"],
+    }, env=api_env)
+    for name, p in procs.items():
+        err = one_line_error(p)
+        assert SECRET not in p.stdout and SECRET not in p.stderr, name
+        assert "***" in err, (name, err)
+    assert "cannot be reached" in procs["source"].stderr
+    assert "warehouse postgresql" in procs["warehouse"].stderr
+    # the failure row in the warehouse, and everything Prefect recorded (parameters, logs, states)
+    runs = snapshot(wh)["pipeline_runs"]
+    assert runs["status"].tolist() == ["failed"] and SECRET not in runs["error"].iloc[0]
+    assert "u:***@127.0.0.1" in runs["error"].iloc[0]
+    records = _prefect_records()
+    assert str(GOLDEN) in records            # the flow parameters are among the records read
+    assert SECRET not in records
+
+
+# ----------------------------------------------------------------------------- personal data
+
+
+@pytest.mark.slow
+def test_personal_fields_are_masked_in_the_quarantine(harness, tmp_path, pseudonym_env):  # noqa: F811
+    src = copy_folder(GOLDEN, tmp_path / "src")
+    claims = pd.read_csv(src / "claims.csv", dtype=str, keep_default_na=False)
+    claims.loc[claims["claim_id"] == "A", "product_line"] = "marine"        # quarantines A
+    claims.to_csv(src / "claims.csv", index=False)
+    surveys = pd.read_csv(src / "surveys.csv", dtype=str, keep_default_na=False)
+    surveys.loc[surveys["response_id"] == "S2", "csat"] = "9"              # quarantines S2
+    surveys.to_csv(src / "surveys.csv", index=False)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("personal_columns: [policy_id, team]\n", encoding="utf-8")
+    wh = tmp_path / "w.duckdb"
+    assert nightly_state(src, wh, config=cfg).is_completed()
+
+    snap = snapshot(wh)
+    q = snap["dq_quarantine"].set_index("source_key")
+    a = json.loads(q.loc["A", "row_data"])
+    assert a["customer_id"] == "***" and a["policy_id"] == "***" and a["team"] == "***"
+    assert a["product_line"] == "marine" and a["region"] == "BJ"      # the rest as it was
+    s1 = json.loads(q.loc["S1", "row_data"])                          # held with its claim
+    s2 = json.loads(q.loc["S2", "row_data"])
+    assert s1["comment"] == "***" and s2["comment"] == "***" and s2["csat"] == "9"
+
+    # nothing personal anywhere in the warehouse, in clear
+    text = "\n".join(df.astype(str).to_csv() for df in snap.values())
+    for value in claims["customer_id"].tolist() + ["很满意", "太慢了"]:
+        assert value not in text, value
+    assert '"policy_id":"P1"' not in text
