@@ -119,6 +119,14 @@ class Settings(_Strict):
             raise ValueError(f"schema {v!r} must be a plain SQL identifier (letters, digits, _)")
         return v
 
+    @field_validator("product_lines", "channels")
+    @classmethod
+    def _not_the_rollup_marker(cls, v: list[str]) -> list[str]:
+        # 'ALL' marks a rolled-up dimension in daily_service_metrics: as a value it would collide.
+        if "ALL" in v:
+            raise ValueError("'ALL' is reserved for rolled-up rows of the daily tables")
+        return v
+
     @field_validator("standards")
     @classmethod
     def _unique_ids(cls, v: list[Standard]) -> list[Standard]:

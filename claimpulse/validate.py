@@ -187,6 +187,7 @@ def _reason_codes() -> dict[str, str]:
     allowed = {
         "product_line": "claims.product_line not in the configured product_lines",
         "channel": "claims.channel not in the configured channels",
+        "region": "claims.region is 'ALL', the marker of a rolled-up dimension in the daily tables",
         "complexity": f"claims.complexity not one of {', '.join(COMPLEXITIES)}",
         "outcome": f"claims.outcome not one of {', '.join(OUTCOMES)}",
         "denial_reason": f"claims.denial_reason not one of {', '.join(DENIAL_REASONS)}",

@@ -54,3 +54,8 @@ def test_env_var_selects_the_file(tmp_path, monkeypatch):
 
 def test_default_settings_overrides():
     assert default_settings(timezone="America/New_York").tz.key == "America/New_York"
+
+
+def test_rollup_marker_is_not_a_dimension_value(tmp_path):
+    with pytest.raises(ConfigError, match="channels"):
+        load_config(write(tmp_path, "channels: [app, ALL]\n"))

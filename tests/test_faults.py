@@ -229,7 +229,7 @@ def crafted_bad_sources() -> tuple[dict[str, pd.DataFrame], dict[str, set[str]]]
         add("claims", f"C_{col}_missing", f"{col}_missing", **{col: None})
     add("claims", None, "claim_id_missing")
     for col, bad in (("product_line", "marine"), ("channel", "fax"), ("complexity", "epic"),
-                     ("currency", "USD"), ("outcome", "maybe")):
+                     ("currency", "USD"), ("outcome", "maybe"), ("region", "ALL")):
         add("claims", f"C_{col}_bad", f"{col}_not_allowed", **{col: bad})
     add("claims", "C_dr_bad", "denial_reason_not_allowed", outcome="denied", denial_reason="bribe",
         paid_amount=None)
