@@ -596,7 +596,8 @@ def inject_bad_rows(rng: np.random.Generator, raw: dict[str, dict], n: int) -> d
 # ----------------------------------------------------------------------------- write
 
 def _sql_types(table: str) -> dict[str, sa.types.TypeEngine]:
-    kinds = {DECIMAL: sa.Float(), INTEGER: sa.Integer()}
+    # Double, not Float: MariaDB makes FLOAT single precision (126102.62 -> 126103).
+    kinds = {DECIMAL: sa.Double(), INTEGER: sa.Integer()}
     return {c: kinds.get(k, sa.Text()) for c, k in SOURCE_TABLES[table].columns.items()}
 
 

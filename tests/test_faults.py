@@ -161,6 +161,15 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     return df.astype(object).where(df.notna(), None).reset_index(drop=True)
 
 
+def assert_runs_reconcile(snap: dict) -> None:
+    """pipeline_runs: for every succeeded run and source table, read = accepted + quarantined."""
+    runs = snap["pipeline_runs"]
+    runs = runs[runs["status"] == "succeeded"]
+    assert len(runs)
+    for t in TABLES:
+        assert (runs[f"{t}_read"] == runs[f"{t}_accepted"] + runs[f"{t}_quarantined"]).all(), t
+
+
 def failed_runs(snap: dict) -> pd.DataFrame:
     runs = snap["pipeline_runs"]
     return runs[runs["status"] == "failed"]
@@ -809,6 +818,8 @@ def test_sigkill_at_random_points_leaves_the_last_good_state(big_sources, wareho
     assert_same_warehouse(result_tables(final), reference, what="after recovery")
     runs = final["pipeline_runs"]
     assert runs["status"].tolist() == ["succeeded"] * len(runs)
+    assert_runs_reconcile(final)
+    assert (runs["claims_quarantined"] > 0).all()     # the demo's bad rows are counted, not lost
     assert len(runs) == 2, outcomes            # A's run and the recovery: no killed run's row
 
 
@@ -856,6 +867,7 @@ def test_two_runs_on_one_warehouse(big_sources, warehouse_a, tmp_path, api_env):
     assert sorted("restated 0 date(s)" in p.stdout for p in procs) == [False, True]
     snap2 = snapshot(wh2)
     assert_no_duplicates(snap2)
+    assert_runs_reconcile(snap2)
     runs = snap2["pipeline_runs"].sort_values("started_at").iloc[1:]
     assert runs["status"].tolist() == ["succeeded"] * 2
     # they overlapped (both started before either finished): the lock made one wait
