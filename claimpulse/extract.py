@@ -309,6 +309,9 @@ def _to_timestamp(s: pd.Series, source_tz: str) -> tuple[pd.Series, pd.Series]:
         return s.dt.tz_convert("UTC"), pd.Series(False, index=s.index)
     if pd.api.types.is_datetime64_dtype(s):
         return _localize(s, source_tz), pd.Series(False, index=s.index)
+    fast = _fast_iso_timestamps(s, source_tz)
+    if fast is not None:
+        return fast, pd.Series(False, index=s.index)
     text = s.astype("string").str.strip()
     text = text.mask(text == "")
     # Excel-style "2026/11/25 08:30" -> ISO-ish; the ISO parser below takes the rest.
@@ -338,6 +341,41 @@ def _to_timestamp(s: pd.Series, source_tz: str) -> tuple[pd.Series, pd.Series]:
     return out, bad
 
 
+_ISO_AWARE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+_ISO_NAIVE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
+
+
+def _fast_iso_timestamps(s: pd.Series, source_tz: str) -> pd.Series | None:
+    """The common case in one Arrow pass: every value plain ISO 8601, all with an offset or
+    all naive. Anything else (Excel dates, blanks, mixed forms) returns None and takes the
+    general path below, which gives the same instants for these values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(s.astype(object).where(s.notna(), None), type=pa.string(), from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    nonnull = int(len(arr) - arr.null_count)
+    if nonnull == 0:
+        return None
+    try:
+        if pc.sum(pc.match_substring_regex(arr, _ISO_AWARE)).as_py() == nonnull:
+            # Arrow parses "+08:00"/"Z"; normalize the separator it wants.
+            out = pc.cast(pc.replace_substring(arr, " ", "T"), pa.timestamp("us", tz="UTC"))
+        elif pc.sum(pc.match_substring_regex(arr, _ISO_NAIVE)).as_py() == nonnull:
+            naive = pc.cast(pc.replace_substring(arr, " ", "T"), pa.timestamp("us"))
+            # earliest = the DST instant of a repeated hour, latest = shift past a skipped one,
+            # as _localize does.
+            out = pc.assume_timezone(naive, source_tz, ambiguous="earliest", nonexistent="latest")
+        else:
+            return None
+    except pa.ArrowException:
+        return None
+    result = pd.Series(out.to_pandas(), index=s.index)
+    return result.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+
+
 def _localize(s: pd.Series, tz: str) -> pd.Series:
     # Ambiguous wall times (the repeated DST hour) read as the first (DST) instant;
     # non-existent ones (the skipped hour) shift forward: a source clock cannot be wrong.
@@ -348,7 +386,8 @@ def _localize(s: pd.Series, tz: str) -> pd.Series:
 
 def _to_integer(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     num, bad = _to_number(s)
-    frac = num.notna() & (num != np.floor(num.fillna(0)))
+    # Fractions and values beyond int64 (1e300) are bad values, not a crash.
+    frac = num.notna() & ((num != np.floor(num.fillna(0))) | (num.abs() >= 2.0 ** 62))
     num = num.mask(frac)
     return num.astype("Int64"), bad | frac
 

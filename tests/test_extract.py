@@ -137,3 +137,24 @@ def test_sql_source_reads_by_claim_and_missing_table_is_clear(tmp_path):
 def test_mask_url_hides_passwords():
     assert mask_url("postgresql://u:s3cret@h/db") == "postgresql://u:***@h/db"
     assert "s3cret" not in mask_url("mysql+pymysql://root:s3cret@127.0.0.1:3306/x")
+
+
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "America/New_York", "Europe/London", "Asia/Kathmandu"])
+def test_arrow_fast_path_equals_the_general_parser(tz):
+    from claimpulse.extract import _fast_iso_timestamps, _to_timestamp
+
+    naive = pd.Series(["2026-03-08 02:30:00", "2026-11-01 01:30:00", "2026-03-29T01:30:00",
+                       "2026-10-25 01:30:00.250", None, "2026-07-01 12:00:00"])
+    aware = pd.Series(["2026-03-08T02:30:00-05:00", "2026-11-01 01:30:00+05:45", None, "2026-01-01T00:00:00Z"])
+    for s in (naive, aware):
+        fast = _fast_iso_timestamps(s, tz)
+        assert fast is not None
+        # one Excel-style value forces the general path for the whole column
+        general, bad = _to_timestamp(pd.concat([s, pd.Series(["2026/11/25 08:30"])], ignore_index=True), tz)
+        assert not bad.any()
+        pd.testing.assert_series_equal(fast, general.iloc[:-1], check_names=False)
+
+
+def test_huge_integer_is_a_bad_value_not_a_crash():
+    r = coerce_table(survey_raw(csat=["1e300"]), SURVEYS, "Asia/Shanghai")
+    assert r.failures["reason"].tolist() == ["csat_invalid"] and pd.isna(r.typed["csat"].iloc[0])
