@@ -25,7 +25,7 @@ def _fmt(value, spec: str) -> str:
 
 def run_markdown(run: dict, counts: pd.DataFrame, quarantine: pd.DataFrame, dates: list,
                  changed: dict[str, int], headline: pd.Series | None, mode: str,
-                 warnings: list[str] | None = None) -> str:
+                 warnings: list[str] | None = None, links: dict[str, str] | None = None) -> str:
     lines = [f"# ClaimPulse {run['flow']} run `{run['run_id']}`", "",
              f"Mode: **{mode}**. Dates restated: **{len(dates)}**"
              + (f" ({dates[0]} … {dates[-1]})" if dates else "") + ".", ""]
@@ -51,4 +51,6 @@ def run_markdown(run: dict, counts: pd.DataFrame, quarantine: pd.DataFrame, date
         lines += [f"| {label} | {_fmt(headline.get(col), spec)} |" for col, label, spec in HEADLINE]
     if warnings:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in warnings]
+    if links:
+        lines += ["", "## Links", ""] + [f"- [{name}]({url})" for name, url in links.items()]
     return "\n".join(lines) + "\n"

@@ -94,7 +94,7 @@ os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before GX is imported anywhere i
 
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -365,6 +365,9 @@ class ValidationOutcome:
     quarantine: pd.DataFrame            # QUARANTINE_COLUMNS, one row per quarantined source row
     results: pd.DataFrame               # RESULTS_COLUMNS, one row per expectation / rule
     counts: pd.DataFrame                # COUNTS_COLUMNS, read = accepted + quarantined
+    # table -> the GX ExpectationSuiteValidationResult of its suite (for Data Docs). Each
+    # expectation's `result` keeps only its scalar fields: the value/index lists are dropped.
+    gx_results: dict[str, Any] = field(default_factory=dict)
 
 
 class _Reasons:
@@ -451,8 +454,9 @@ def validate_sources(
 
     # 1. Row rules (GX) and cast failures.
     invalid_cols: dict[str, dict[str, np.ndarray]] = {}
+    gx_results: dict[str, Any] = {}
     for t in TABLE_ORDER:
-        results.extend(_run_suite(t, frames[t], params, reasons[t], partition))
+        results.extend(_run_suite(t, frames[t], params, reasons[t], partition, gx_results))
         invalid_cols[t] = _merge_coercion_failures(t, frames[t], coercion_failures, reasons[t])
 
     # 2. evidence_fee_without_amount (a cast failure of amount already says why it is missing).
@@ -541,7 +545,7 @@ def validate_sources(
     counts = pd.DataFrame(count_rows, columns=list(COUNTS_COLUMNS)).astype(
         {"rows_read": "int64", "rows_accepted": "int64", "rows_quarantined": "int64"})
     return ValidationOutcome(accepted=accepted, quarantine=quarantine, results=results_df,
-                             counts=counts)
+                             counts=counts, gx_results=gx_results)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -608,7 +612,7 @@ def _checked_frame(table: str, typed: dict, raw: dict) -> pd.DataFrame:
 
 
 def _run_suite(table: str, df: pd.DataFrame, params: dict, reasons: _Reasons,
-               partition: str) -> list[dict[str, Any]]:
+               partition: str, keep: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     state = _gx_state()
     suite = state.suites[table]
     gx_df = df.reset_index(drop=True)  # GX reports positions; labels are mapped back later
@@ -639,6 +643,12 @@ def _run_suite(table: str, df: pd.DataFrame, params: dict, reasons: _Reasons,
     if len(rows) != len(suite.expectations):
         raise SourceValidationError(
             f"table {table}: GX returned {len(rows)} results for {len(suite.expectations)} expectations")
+    if keep is not None:
+        # Kept for Data Docs: drop the (possibly huge, possibly personal) value and index lists.
+        for er in outcome.results:
+            er.result = {k: v for k, v in (er.result or {}).items()
+                         if not isinstance(v, (list, tuple, dict))}
+        keep[table] = outcome
     return [r for _, r in sorted(rows, key=lambda x: x[0])]
 
 

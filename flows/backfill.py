@@ -18,6 +18,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from claimpulse import backfill as bf
 from claimpulse import pipeline
 from claimpulse.config import load_config, resolve_source, resolve_warehouse
+from claimpulse.datadocs import run_links
 from claimpulse.extract import open_source
 from claimpulse.pseudonym import pseudonym_key
 from claimpulse.summary import run_markdown
@@ -115,8 +116,9 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
     except Exception as exc:
         pipeline.record_failure(wh, run, one_line(exc))
         raise
+    links = run_links(wh, settings, str(run["run_id"]), outcome.gx_results, logger)
     md = run_markdown(run, outcome.counts, outcome.quarantine, dates, {"backfill range": len(dates)},
-                      headline_of(wh, dates), f"backfill {bkey}")
+                      headline_of(wh, dates), f"backfill {bkey}", links=links)
     publish(md, "backfill")
     return {"run_id": run["run_id"], "mode": "backfill", "dates": [d.isoformat() for d in dates],
             "computed": [d.isoformat() for d in todo], "written": written, "summary": md}

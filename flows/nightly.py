@@ -15,6 +15,7 @@ from prefect.runtime import flow_run
 
 from claimpulse import pipeline
 from claimpulse.config import load_config, resolve_source, resolve_warehouse
+from claimpulse.datadocs import run_links
 from claimpulse.extract import open_source
 from claimpulse.pseudonym import pseudonym_key
 from claimpulse.summary import run_markdown
@@ -78,6 +79,7 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
     run = {"run_id": _run_id(), "flow": "nightly", "started_at": pd.Timestamp.now(tz="UTC")}
     source = open_source(source_url, settings.source_encoding)
     warnings: set[str] = set()
+    gx_parts: list[dict] = []  # the GX validation results of each chunk, for the Data Docs
     logger.info("source %s → warehouse %s", source.describe(), wh.describe())
     try:
         with wh.run_lock(f"nightly run {run['run_id']}", lock_timeout()):
@@ -93,6 +95,7 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
                     for i in range(chunks.n):
                         reads = read_chunk(chunks, i)
                         outcome = validate(reads, settings, run["started_at"], plan.mode)
+                        gx_parts.append(outcome.gx_results)
                         outputs = compute(outcome.accepted, settings, key)
                         write_chunk(wh, conn, state, outputs, outcome, reads)
                         warnings.update(f"{t}: extra source column(s) ignored: {', '.join(r.extra_columns)}"
@@ -109,8 +112,9 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
         raise
     counts = pipeline._combine_counts(state.counts)
     quarantine = pd.concat(state.quarantine, ignore_index=True)
+    links = run_links(wh, settings, str(run["run_id"]), gx_parts, logger)
     md = run_markdown(run, counts, quarantine, result.dates, plan.reasons(),
-                      headline_of(wh, result.dates), plan.mode, sorted(warnings))
+                      headline_of(wh, result.dates), plan.mode, sorted(warnings), links=links)
     publish(md, "nightly")
     logger.info("restated %d date(s); wrote %s", len(result.dates), result.written)
     return {"run_id": run["run_id"], "mode": plan.mode, "dates": [d.isoformat() for d in result.dates],

@@ -36,3 +36,12 @@ def pseudonym_env(monkeypatch):
 
 # Warehouse backends (DuckDB file, PostgreSQL schema) and MariaDB source databases.
 from .warehouses import mariadb_database, pg_target, warehouse_target  # noqa: E402,F401
+
+
+@pytest.fixture(autouse=True)
+def _run_outputs_in_tmp(tmp_path, monkeypatch):
+    """Runs write Data Docs and the HTML report; keep them out of the checkout's data/."""
+    if "CLAIMPULSE_DOCS_DIR" not in os.environ:
+        monkeypatch.setenv("CLAIMPULSE_DOCS_DIR", str(tmp_path / "_docs"))
+    if "CLAIMPULSE_REPORT_PATH" not in os.environ:
+        monkeypatch.setenv("CLAIMPULSE_REPORT_PATH", str(tmp_path / "_report.html"))
