@@ -32,6 +32,7 @@ MOSTLY_UNCASTABLE_MIN_VALUES = 20
 # Claims per `WHERE claim_id IN (...)` query when re-reading touched claims.
 CLAIM_BATCH = 5_000
 
+_YEAR_LAST = r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}(?!\d)"
 _OFFSET_SUFFIX = re.compile(r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
@@ -322,6 +323,11 @@ def _to_timestamp(s: pd.Series, source_tz: str) -> tuple[pd.Series, pd.Series]:
     # A bare date like 2026-03-04 must not read "-03" ... as an offset.
     date_only = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
     has_offset &= ~date_only
+    # Year-last numeric dates ("03/04/2026", "04.03.26") do not say which field is the day:
+    # the fallback parser would read 03/04 month-first but 25/11 day-first, silently mixing
+    # the two in one column. They are not read (the row is quarantined as <col>_invalid).
+    year_last = text.str.match(_YEAR_LAST).fillna(False).astype(bool)
+    has_offset &= ~year_last
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us, UTC]")
     aware = text[has_offset]
     if len(aware):
@@ -330,7 +336,7 @@ def _to_timestamp(s: pd.Series, source_tz: str) -> tuple[pd.Series, pd.Series]:
         if retry.any():
             parsed[retry] = pd.to_datetime(aware[retry], utc=True, errors="coerce", format="mixed")
         out[has_offset] = parsed.astype("datetime64[us, UTC]")
-    naive = text[~has_offset & text.notna()]
+    naive = text[~has_offset & ~year_last & text.notna()]
     if len(naive):
         parsed = pd.to_datetime(naive, errors="coerce", format="ISO8601")
         retry = parsed.isna()

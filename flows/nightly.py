@@ -105,6 +105,10 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
                     result = finish_load(wh, conn, settings, plan, state, run)
             finally:
                 chunks.cleanup()
+            # Read the warehouse back while still holding the lock: a run waiting for it must
+            # not find the DuckDB file still open here ("Could not set lock on file").
+            links = run_links(wh, settings, str(run["run_id"]), gx_parts, logger)
+            headline = headline_of(wh, result.dates)
     except WarehouseLocked:
         raise  # the holder's run is fine; recording a failure would contend for the same lock
     except Exception as exc:
@@ -112,9 +116,8 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
         raise
     counts = pipeline._combine_counts(state.counts)
     quarantine = pd.concat(state.quarantine, ignore_index=True)
-    links = run_links(wh, settings, str(run["run_id"]), gx_parts, logger)
     md = run_markdown(run, counts, quarantine, result.dates, plan.reasons(),
-                      headline_of(wh, result.dates), plan.mode, sorted(warnings), links=links)
+                      headline, plan.mode, sorted(warnings), links=links)
     publish(md, "nightly")
     logger.info("restated %d date(s); wrote %s", len(result.dates), result.written)
     return {"run_id": run["run_id"], "mode": plan.mode, "dates": [d.isoformat() for d in result.dates],

@@ -660,7 +660,7 @@ def test_cli_bad_input_faults_are_one_line_errors_and_change_nothing(cli_base, t
     df.to_csv(src / "claims.csv", index=False)
     case("uncastable", src)
 
-    case("postgres_down", "postgresql://nobody@127.0.0.1:1/x")
+    # (an unreachable source through the CLI: test_security.py, with a password in the URL)
 
     blocker = tmp_path / "not_a_dir"
     blocker.write_text("a file where the warehouse folder should be")
@@ -692,9 +692,6 @@ def test_cli_bad_input_faults_are_one_line_errors_and_change_nothing(cli_base, t
     assert "complaints: missing required column 'received_at'" in errors["missing_column"]
     assert "claims.claimed_amount: 240 of 300 values cannot be read as decimal (e.g. 'CNY " \
         in errors["uncastable"]
-    assert "cannot be reached" in errors["postgres_down"], errors["postgres_down"]
-    assert "Retry 3/3" in procs["postgres_down"].stdout      # Prefect retried, then gave up
-    assert "postgresql://nobody@127.0.0.1:1/x" in errors["postgres_down"]
     assert "not_a_dir" in errors["warehouse_path"] and "warehouse" in errors["warehouse_path"]
 
 
@@ -766,7 +763,7 @@ def test_sigkill_at_random_points_leaves_the_last_good_state(big_sources, wareho
     spill_dir.mkdir()
     chunked = {**api_env, "CLAIMPULSE_CHUNK_CLAIMS": "4000", "TMPDIR": str(spill_dir)}
     rng = random.Random(20260301)
-    delays = [rng.uniform(0.5, duration) for _ in range(4)]
+    delays = [rng.uniform(0.5, duration) for _ in range(3)]   # + one aimed at the load: 4 kills
     outcomes, committed_states = [], []
     for i, delay in enumerate(delays + ["load"]):
         proc = start_cli("run", "--source", src_b, "--warehouse", f"duckdb:///{wh}",

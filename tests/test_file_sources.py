@@ -245,3 +245,25 @@ def test_missing_folder_and_missing_table_are_clear(tmp_path):
         f.unlink()
     with pytest.raises(SourceError, match=r"source table 'surveys' not found: no surveys\*\.csv"):
         read_table(FolderSource(str(folder)), SURVEYS, "Asia/Shanghai")
+
+
+def test_year_last_dates_are_never_guessed(tmp_path):
+    """`03/04/2026` is 3 April to some exports and March 4 to others: such a value is not read
+    (a guess would mix month-first and day-first within one column); the row is quarantined,
+    and a column made mostly of them fails the table with an example."""
+    from claimpulse.extract import coerce_table
+
+    folder = excel_folder(tmp_path / "src")
+    claims = quirky("claims")
+    claims.loc[1, "reported_at"] = "20/02/2026 10:00"     # only day-first makes sense ...
+    claims.loc[3, "reported_at"] = "02/03/2026 08:00"     # ... but this one could be either
+    write_csv(claims, folder / "claims.csv")
+    r = read_table(FolderSource(str(folder)), CLAIMS, "Asia/Shanghai")
+    assert sorted(zip(r.failures["row"], r.failures["reason"])) == [(1, "reported_at_invalid"),
+                                                                   (3, "reported_at_invalid")]
+    assert r.typed["reported_at"].notna().sum() == 3
+    many = pd.concat([claims] * 5, ignore_index=True).assign(
+        claim_id=lambda d: d["claim_id"] + d.index.astype(str), reported_at="04.03.2026")
+    with pytest.raises(SourceError, match=r"claims\.reported_at: 25 of 25 values cannot be read as "
+                                          r"timestamp \(e\.g\. '04\.03\.2026'\)"):
+        coerce_table(many, CLAIMS, "Asia/Shanghai")

@@ -15,8 +15,8 @@ from claimpulse.extract import mask_url
 from claimpulse.warehouse import Warehouse, WarehouseError, quote_ident
 
 from .conftest import GOLDEN
-from .test_faults import (api_env, copy_folder, harness, nightly_state, one_line_error,  # noqa: F401
-                          run_many, snapshot)
+from .test_faults import (api_env, copy_folder, finish, harness, nightly_state,  # noqa: F401
+                          one_line_error, snapshot, start_cli)
 
 SECRET = "s3cretpw"
 
@@ -92,6 +92,7 @@ def metrics_of(snap):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("password_runs")   # (started now, so that their retry waits overlap this)
 def test_sql_looking_values_flow_through_runs_as_data(harness, tmp_path, pseudonym_env):  # noqa: F811
     plain_wh, wh = tmp_path / "plain.duckdb", tmp_path / "inj.duckdb"
     assert nightly_state(GOLDEN, plain_wh).is_completed()
@@ -160,27 +161,48 @@ def _prefect_records() -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.slow
-def test_passwords_never_reach_output_errors_or_prefect(api_env, tmp_path):  # noqa: F811
-    wh = tmp_path / "w.duckdb"
-    procs = run_many({
+@pytest.fixture(scope="module")
+def password_runs(api_env, tmp_path_factory):  # noqa: F811
+    """Three failing CLI runs with a password in a URL, started early: the unreachable source
+    spends ~14 s in Prefect's retry backoff, which overlaps the tests that follow."""
+    d = tmp_path_factory.mktemp("pw")
+    procs = {name: start_cli(*args, env=api_env, out_dir=d, name=name) for name, args in {
         "source": ["run", "--source", f"postgresql://u:{SECRET}@127.0.0.1:1/x",
-                   "--warehouse", f"duckdb:///{wh}"],
+                   "--warehouse", f"duckdb:///{d}/w.duckdb"],
         "warehouse": ["run", "--source", GOLDEN, "--warehouse",
                       f"postgresql://u:{SECRET}@127.0.0.1:1/wh?sslmode=disable"],
         "query": ["run", "--source", f"postgresql://u@127.0.0.1:1/x?password={SECRET}",
-                  "--warehouse", f"duckdb:///{tmp_path}/w2.duckdb"],
-    }, env=api_env)
+                  "--warehouse", f"duckdb:///{d}/w2.duckdb"],
+    }.items()}
+    cache: dict = {}
+
+    def results():
+        if not cache:
+            cache.update({name: finish(p) for name, p in procs.items()})
+        return cache, d
+
+    yield results
+    results()   # never leave them running
+
+
+@pytest.mark.slow
+def test_passwords_never_reach_output_errors_or_prefect(password_runs):
+    procs, d = password_runs()
     for name, p in procs.items():
         err = one_line_error(p)
         assert SECRET not in p.stdout and SECRET not in p.stderr, name
         assert "***" in err, (name, err)
-    assert "cannot be reached" in procs["source"].stderr
-    assert "warehouse postgresql" in procs["warehouse"].stderr
+    # an unreachable source: retried by Prefect, then one clear line
+    assert "source postgresql://u:***@127.0.0.1:1/x cannot be reached" in procs["source"].stderr
+    assert "Retry 3/3" in procs["source"].stdout
+    assert "warehouse postgresql+psycopg://u:***@127.0.0.1:1/wh" in procs["warehouse"].stderr
     # the failure row in the warehouse, and everything Prefect recorded (parameters, logs, states)
-    runs = snapshot(wh)["pipeline_runs"]
+    snap = snapshot(d / "w.duckdb")
+    runs = snap["pipeline_runs"]
     assert runs["status"].tolist() == ["failed"] and SECRET not in runs["error"].iloc[0]
     assert "u:***@127.0.0.1" in runs["error"].iloc[0]
+    for t in ("fact_claim_service", "daily_service_metrics", "dq_quarantine", "pipeline_state"):
+        assert len(snap[t]) == 0, t                                               # nothing else
     records = _prefect_records()
     assert str(GOLDEN) in records            # the flow parameters are among the records read
     assert SECRET not in records
