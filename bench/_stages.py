@@ -3,8 +3,8 @@
     python bench/_stages.py --source URL --warehouse URL --out result.json
         [--mode run|extract] [--profile out.html] [--export-daily file.parquet]
 
-`run` follows flows/nightly.py's sequence exactly (plan_changes -> extract -> validate ->
-compute -> load), calling the claimpulse functions the Prefect tasks wrap, and times each
+`run` follows flows/nightly.py's sequence exactly (plan_changes -> chunks, and per chunk
+extract -> validate -> compute -> load, in one transaction), calling the claimpulse functions the Prefect tasks wrap, and times each
 stage with time.perf_counter. `extract` times a full-table extraction only (plan + extract),
 to compare the SQLite read paths ($CLAIMPULSE_FASTREAD=0 forces the pandas path).
 Writes a JSON object: stage seconds, rows read, mode, peak RSS of this process.
@@ -85,25 +85,37 @@ def main() -> None:
             watermarks = timed("setup", wh.watermarks)
             keys = timed("plan", lambda: warehouse_keys(wh) if watermarks else None)
             plan = timed("plan", pipeline.plan_changes, source, settings, watermarks, keys)
-            reads = timed("extract", pipeline.extract, source, settings, plan)
             # GX's one-time import and ephemeral context (once per process; the CLI pays it on
             # every run), timed apart from the validation itself
             timed("validate_init", v._gx_state)
-            # tasks/validate.py
-            outcome = timed("validate", v.validate_sources,
-                            {t: r.typed for t, r in reads.items()},
-                            {t: r.raw for t, r in reads.items()},
-                            {t: r.failures for t, r in reads.items()},
-                            settings, run["started_at"], plan.mode)
-            outputs = timed("compute", pipeline.compute, outcome.accepted, settings, key)
-            # tasks/load.py
-            result = timed("load", pipeline.load, wh, settings, plan, outputs, outcome.quarantine,
-                           outcome.results, outcome.counts, run, reads)
+            # flows/nightly.py's chunked sequence: one transaction, chunk by chunk
+            chunks = timed("extract", pipeline.Chunks, source, settings, plan)
+            counts = []
+            try:
+                with wh.transaction() as conn:
+                    state = timed("load", pipeline.begin_load, wh, conn, plan, run)
+                    for i in range(chunks.n):
+                        reads = timed("extract", chunks.read, i)
+                        outcome = timed("validate", v.validate_sources,
+                                        {t: r.typed for t, r in reads.items()},
+                                        {t: r.raw for t, r in reads.items()},
+                                        {t: r.failures for t, r in reads.items()},
+                                        settings, run["started_at"], plan.mode)
+                        outputs = timed("compute", pipeline.compute, outcome.accepted, settings, key)
+                        timed("load", pipeline.write_chunk, wh, conn, state, outputs, outcome.quarantine,
+                              outcome.results, outcome.counts, reads)
+                        counts.append(outcome.counts)
+                        del reads, outcome, outputs
+                    result = timed("load", pipeline.finish_load, wh, conn, settings, plan, state, run)
+            finally:
+                chunks.cleanup()
+            counts = pipeline._combine_counts(counts)
+            out["chunks"] = chunks.n
         out["plan_mode"] = plan.mode
         out["touched_claims"] = None if plan.touched is None else int(len(plan.touched))
         out["changed_rows"] = {k: int(n) for k, n in plan.changed_rows.items()}
-        out["rows_read"] = {r["source_table"]: int(r["rows_read"]) for r in outcome.counts.to_dict("records")}
-        out["rows_quarantined"] = int(outcome.counts["rows_quarantined"].sum()) if len(outcome.counts) else 0
+        out["rows_read"] = {r["source_table"]: int(r["rows_read"]) for r in counts.to_dict("records")}
+        out["rows_quarantined"] = int(counts["rows_quarantined"].sum()) if len(counts) else 0
         out["dates_restated"] = len(result.dates)
         out["written"] = {k: int(n) for k, n in result.written.items()}
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from .extract import FolderSource, SqlSource, _as_text, empty_raw
+from .extract import FolderSource, SqlSource, _as_text, duplicated_keys, empty_raw, isin_mask
 from .schema import SOURCE_TABLES, SourceTable
 
 BATCH_ROWS = 500_000
@@ -34,8 +34,32 @@ def bucket_of(claim_ids: pd.Series, n_buckets: int) -> np.ndarray:
     return out
 
 
-def iter_batches(source, table: SourceTable, batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
+def _fast_batches(source, table: SourceTable, batch_rows: int) -> Iterator[pd.DataFrame] | None:
+    """Arrow reads of a SQLite file in rowid windows (claimpulse.fastread), or None where the
+    fast path does not apply. A window it refuses raises FastReadUnsafe mid-table: the caller
+    then drops what the table spilled and reads it again the pandas way."""
+    from . import fastread
+
+    path = fastread.sqlite_path(source.url) if fastread.available() else None
+    if path is None:
+        return None
+    cols = source.columns(table)
+    pairs = [(cols[c], c) for c in cols if c != "__table__"]
+    try:
+        windows = fastread.rowid_ranges(path, cols["__table__"], batch_rows)
+    except Exception:  # noqa: BLE001 - e.g. a WITHOUT ROWID table: the pandas path reads it
+        return None
+    return (fastread.read_sql_table(path, cols["__table__"], pairs, rowid_range=w) for w in windows)
+
+
+def iter_batches(source, table: SourceTable, batch_rows: int = BATCH_ROWS,
+                 fast: bool = True) -> Iterator[pd.DataFrame]:
     """The raw rows of `table` in batches (a server-side cursor where the driver has one)."""
+    if isinstance(source, SqlSource) and fast:
+        batches = _fast_batches(source, table, batch_rows)
+        if batches is not None:
+            yield from batches
+            return
     if isinstance(source, SqlSource):
         cols = source.columns(table)
         wanted = [c for c in cols if c != "__table__"]
@@ -63,6 +87,8 @@ class Buckets:
         self.n = n
         self.root = Path(tempfile.mkdtemp(prefix="claimpulse-buckets-", dir=root))
         self._parts = 0
+        self._keys: dict[str, list[pd.Series]] = {}
+        self.dup_keys: dict[str, pd.Index] = {}
 
     def add(self, table: str, batch: pd.DataFrame, keep: pd.Series | None = None) -> None:
         if keep is not None:
@@ -85,6 +111,10 @@ class Buckets:
         frames = [pd.read_pickle(f) for f in files]
         return (pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]).reset_index(drop=True)
 
+    def drop(self, table: str) -> None:
+        """Forget what was spilled of `table` (before reading it again another way)."""
+        shutil.rmtree(self.root / table, ignore_errors=True)
+
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -96,15 +126,32 @@ def spill(source, n_buckets: int, touched: pd.Index | None = None, read_null_cla
     buckets = Buckets(n_buckets)
     try:
         for t in SOURCE_TABLES.values():
-            for batch in iter_batches(source, t, batch_rows):
-                keep = None
-                if touched is not None:
-                    claim = _as_text(batch[t.claim_column])
-                    keep = claim.isin(touched).fillna(False).astype(bool)
-                    if read_null_claims:
-                        keep |= claim.isna()
-                buckets.add(t.name, batch, keep)
+            buckets._keys[t.name] = []
+            try:
+                _spill_table(buckets, source, t, touched, read_null_claims, batch_rows, fast=True)
+            except Exception:  # noqa: BLE001 - any doubt in the fast read: the pandas path is the reference
+                buckets.drop(t.name)
+                buckets._keys[t.name] = []
+                _spill_table(buckets, source, t, touched, read_null_claims, batch_rows, fast=False)
+            if touched is None:  # every id seen: those occurring twice anywhere, for all chunks
+                ids = buckets._keys.pop(t.name)
+                buckets.dup_keys[t.name] = duplicated_keys(
+                    pd.concat(ids, ignore_index=True) if ids else pd.Series([], dtype="string"))
     except BaseException:
         buckets.cleanup()
         raise
     return buckets
+
+
+def _spill_table(buckets: Buckets, source, t: SourceTable, touched: pd.Index | None,
+                 read_null_claims: bool, batch_rows: int, fast: bool) -> None:
+    for batch in iter_batches(source, t, batch_rows, fast=fast):
+        keep = None
+        if touched is not None:
+            claim = _as_text(batch[t.claim_column])
+            keep = pd.Series(isin_mask(claim, touched), index=claim.index)
+            if read_null_claims:
+                keep |= claim.isna()
+        if touched is None:
+            buckets._keys[t.name].append(_as_text(batch[t.key]))
+        buckets.add(t.name, batch, keep)

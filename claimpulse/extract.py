@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 MOSTLY_UNCASTABLE_SHARE = 0.5
 MOSTLY_UNCASTABLE_MIN_VALUES = 20
 # Claims per `WHERE claim_id IN (...)` query when re-reading touched claims.
-CLAIM_BATCH = 5_000
+CLAIM_BATCH = 30_000
 
 _YEAR_LAST = r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}(?!\d)"
 _OFFSET_SUFFIX = re.compile(r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
@@ -255,7 +256,7 @@ class FolderSource:
             claim = df[table.claim_column].astype("string").str.strip()
             mask = pd.Series(False, index=df.index)
             if claim_ids is not None:
-                mask |= claim.isin(list(claim_ids)).fillna(False).astype(bool)
+                mask |= isin_mask(claim, list(claim_ids))
             if null_claim:
                 mask |= claim.isna() | (claim == "")
             df = df[mask]
@@ -358,28 +359,51 @@ def _fast_iso_timestamps(s: pd.Series, source_tz: str) -> pd.Series | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    try:
-        arr = pa.array(s.astype(object).where(s.notna(), None), type=pa.string(), from_pandas=True)
-    except (pa.ArrowException, TypeError, ValueError):
+    arr = _arrow_text(s)
+    if arr is None:
         return None
     nonnull = int(len(arr) - arr.null_count)
     if nonnull == 0:
         return None
+    # Test the form the first value has first: one regex pass over the column in the common case.
+    first = arr.drop_null()[0].as_py()
+    forms = ("aware", "naive") if re.match(_ISO_AWARE, first) else ("naive", "aware")
     try:
-        if pc.sum(pc.match_substring_regex(arr, _ISO_AWARE)).as_py() == nonnull:
-            # Arrow parses "+08:00"/"Z"; normalize the separator it wants.
-            out = pc.cast(pc.replace_substring(arr, " ", "T"), pa.timestamp("us", tz="UTC"))
-        elif pc.sum(pc.match_substring_regex(arr, _ISO_NAIVE)).as_py() == nonnull:
-            naive = pc.cast(pc.replace_substring(arr, " ", "T"), pa.timestamp("us"))
-            # earliest = the DST instant of a repeated hour, latest = shift past a skipped one,
-            # as _localize does.
-            out = pc.assume_timezone(naive, source_tz, ambiguous="earliest", nonexistent="latest")
-        else:
+        out = None
+        for form in forms:
+            if pc.sum(pc.match_substring_regex(arr, _ISO_AWARE if form == "aware" else _ISO_NAIVE)).as_py() != nonnull:
+                continue
+            if form == "aware":
+                # Arrow parses "+08:00"/"Z"; normalize the separator it wants.
+                out = pc.cast(pc.replace_substring(arr, " ", "T"), pa.timestamp("us", tz="UTC"))
+            else:
+                naive = pc.cast(pc.replace_substring(arr, " ", "T"), pa.timestamp("us"))
+                # earliest = the DST instant of a repeated hour, latest = shift past a skipped
+                # one, as _localize does.
+                out = pc.assume_timezone(naive, source_tz, ambiguous="earliest", nonexistent="latest")
+            break
+        if out is None:
             return None
     except pa.ArrowException:
         return None
-    result = pd.Series(out.to_pandas(), index=s.index)
+    # .array: to_pandas() has its own 0..n-1 index, which must not be aligned to s.index
+    result = pd.Series(out.to_pandas().array, index=s.index)
     return result.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+
+
+def _arrow_text(s: pd.Series):
+    """`s` as an Arrow string array: zero-copy for Arrow-backed text (the fast SQLite read),
+    converted otherwise; None when it holds anything but text."""
+    import pyarrow as pa
+
+    if pd.api.types.is_string_dtype(s.dtype) and hasattr(s.array, "__arrow_array__"):
+        arr = pa.array(s.array)
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            return arr
+    try:
+        return pa.array(s.astype(object).where(s.notna(), None), type=pa.string(), from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
 
 
 def _localize(s: pd.Series, tz: str) -> pd.Series:
@@ -460,18 +484,103 @@ def empty_raw(table: SourceTable) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in table.columns})
 
 
-def scan_changes(source, table: SourceTable, source_tz: str) -> pd.DataFrame:
-    """The narrow change scan: key, claim_id and updated_at (UTC) of every source row."""
+@dataclass
+class ChangeScan:
+    """The narrow change scan of one table."""
+    keys: pd.DataFrame      # key, claim_id of every source row (deletes and duplicated ids)
+    changed: pd.DataFrame   # key, claim_id, updated_at (UTC) of every row that may be newer
+                            # than `since` (all rows without it); the caller compares exactly
+
+
+def scan_changes(source, table: SourceTable, source_tz: str, since: pd.Timestamp | None = None) -> ChangeScan:
+    """Key, claim_id and updated_at of `table`'s rows; only the timestamps that can be after
+    `since` are parsed (see _may_be_after), so a nightly scan costs a read, not a parse."""
     cols = [table.key, table.claim_column, "updated_at"] if table.key != table.claim_column \
         else [table.key, "updated_at"]
     check_columns(source, table)
     raw = source.read(table, columns=cols)
-    out = pd.DataFrame({
+    keys = pd.DataFrame({
         "key": _as_text(raw[table.key]),
         "claim_id": _as_text(raw[table.claim_column]),
     })
-    out["updated_at"], _ = _to_timestamp(raw["updated_at"], source_tz)
-    return out
+    upd = raw["updated_at"]
+    maybe = _may_be_after(upd, since) if since is not None and pd.notna(since) else None
+    if maybe is not None:
+        upd = upd[maybe]
+    changed = keys.loc[upd.index] if maybe is not None else keys.copy()
+    changed["updated_at"], _ = _to_timestamp(upd, source_tz)
+    return ChangeScan(keys, changed)
+
+
+_ISO_DATE_PREFIX = r"^\d{4}-\d{2}-\d{2}"
+
+
+def _may_be_after(s: pd.Series, since: pd.Timestamp) -> pd.Series | None:
+    """Rows whose text `updated_at` can be later than `since`, decided on the text alone.
+
+    An ISO value's first ten characters are its local date, and any offset is within 14 h of
+    UTC, so a value dated before (since - 1 day, UTC) is earlier than `since` whatever its
+    zone. Everything else (null, Excel forms, junk) stays in and is parsed. None: not text.
+    """
+    import pyarrow.compute as pc
+
+    if not pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
+        return None
+    arr = _arrow_text(s)
+    if arr is None:
+        return None
+    bound = (pd.Timestamp(since).tz_convert("UTC") - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    iso = pc.match_substring_regex(arr, _ISO_DATE_PREFIX)
+    recent = pc.greater_equal(pc.utf8_slice_codeunits(arr, 0, 10), bound)
+    maybe = pc.fill_null(pc.or_(pc.invert(iso), recent), True)
+    return pd.Series(maybe.to_numpy(zero_copy_only=False), index=s.index)
+
+
+def isin_mask(series: pd.Series, values) -> np.ndarray:
+    """`series.isin(values)` as a bool array, nulls False. pandas' isin on Arrow-backed strings
+    builds its lookup set in a Python loop (seconds per million ids); Arrow's is_in does not."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = pd.Series(values, dtype="object" if not len(values) else None).dropna()
+    if len(series) == 0 or len(values) == 0:
+        return np.zeros(len(series), dtype=bool)
+    try:
+        arr = pa.array(series, from_pandas=True)
+        value_set = pa.array(values, from_pandas=True)
+        if value_set.type != arr.type:
+            value_set = value_set.cast(arr.type)
+        hit = pc.is_in(arr, value_set=value_set, skip_nulls=True)
+        return hit.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+    except (pa.ArrowException, TypeError, ValueError):
+        index = pd.Index(values.unique())
+        return (index.get_indexer(series) >= 0) & series.notna().to_numpy()
+
+
+def duplicated_keys(keys: pd.Series) -> pd.Index:
+    """Ids occurring more than once (nulls aside), counted in DuckDB: pandas' duplicated()
+    on millions of Arrow strings is several times slower."""
+    import duckdb
+
+    frame = pd.DataFrame({"k": keys})
+    with duckdb.connect() as con:
+        con.register("ids", frame)
+        dup = con.execute("SELECT k FROM ids WHERE k IS NOT NULL GROUP BY k HAVING count(*) > 1").df()["k"]
+    return pd.Index(dup.astype("object"), dtype="object")
+
+
+def count_rows(source, table: SourceTable) -> int:
+    """Rows in a source table (a full run sizes its chunks by it)."""
+    check_columns(source, table)
+    if isinstance(source, SqlSource):
+        cols = source.columns(table)
+        try:
+            with source.engine.connect() as conn:
+                return int(conn.execute(sa.select(sa.func.count()).select_from(
+                    sa.table(cols["__table__"]))).scalar_one())
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise source._unreachable(exc) from exc
+    return len(source.read(table, columns=[table.key]))
 
 
 def iter_tables() -> Iterable[SourceTable]:

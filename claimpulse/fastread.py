@@ -38,11 +38,12 @@ except ImportError:  # pragma: no cover - the driver is a project dependency
     _adbc = None
     pa = None
 
-__all__ = ["FastReadUnsafe", "available", "sqlite_path", "read_sql_table", "fetch_arrow", "CLAIM_BATCH"]
+__all__ = ["FastReadUnsafe", "available", "sqlite_path", "read_sql_table", "rowid_ranges", "fetch_arrow",
+           "CLAIM_BATCH"]
 
 # Claims per `WHERE claim_id IN (...)` query: the pandas path's batch (extract.CLAIM_BATCH),
 # so the same queries return the rows in the same order. SQLite binds up to 32766 parameters.
-CLAIM_BATCH = 5_000
+CLAIM_BATCH = 30_000
 # Rows per Arrow batch. The driver infers a column's type from the first batch it reads: a
 # large batch sees more values (a column NULL in its first 1024 rows would otherwise be typed
 # int64 and then fail on the first text value). Speed does not depend on it.
@@ -104,13 +105,14 @@ def _fetch(cur, sql: str, params: Sequence | None = None) -> pa.Table:
 
 def read_sql_table(path: str, table: str, columns: Sequence[tuple[str, str]],
                    claim_column: str | None = None, claim_ids: Sequence[str] | None = None,
-                   null_claim: bool = False, claim_batch: int = CLAIM_BATCH) -> pd.DataFrame:
+                   null_claim: bool = False, claim_batch: int = CLAIM_BATCH,
+                   rowid_range: tuple[int, int] | None = None) -> pd.DataFrame:
     """Rows of `table` in the SQLite file `path`, as SqlSource.read's pandas path returns them.
 
     `columns`: (name as the source spells it, label of the output column) pairs, in order.
     `claim_column` (source spelling) with `claim_ids` reads only those claims' rows (batched
     `IN` lists) and with `null_claim` also the rows whose claim is NULL; with neither, the
-    whole table. Raises FastReadUnsafe (or the driver's error) when the caller must fall back.
+    whole table (only rowids in [lo, hi) with `rowid_range`). Raises FastReadUnsafe (or the driver's error) when the caller must fall back.
     """
     if _adbc is None:
         raise FastReadUnsafe("adbc_driver_sqlite is not installed")
@@ -119,7 +121,8 @@ def read_sql_table(path: str, table: str, columns: Sequence[tuple[str, str]],
         + f" FROM {_quote(table)}"
     queries: list[tuple[str, tuple]] = []
     if claim_ids is None and not null_claim:
-        queries.append((select, ()))
+        queries.append((select, ()) if rowid_range is None
+                       else (f"{select} WHERE rowid >= ? AND rowid < ?", tuple(int(x) for x in rowid_range)))
     if claim_ids is not None and claim_column is not None:
         ids = list(claim_ids)
         for i in range(0, len(ids), claim_batch):
@@ -144,6 +147,21 @@ def read_sql_table(path: str, table: str, columns: Sequence[tuple[str, str]],
     frames = [_to_pandas(t) for t in tables]
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     return out.reset_index(drop=True)
+
+
+def rowid_ranges(path: str, table: str, rows: int) -> list[tuple[int, int]]:
+    """[lo, hi) rowid windows of about `rows` rows each covering `table` (a table WITHOUT ROWID
+    raises: the caller falls back). Reading window by window bounds memory by one window."""
+    with _connect(path) as conn:
+        cur = conn.cursor()
+        try:
+            cur.execute(f"SELECT min(rowid), max(rowid) FROM {_quote(table)}")
+            lo, hi = cur.fetchall()[0]
+        finally:
+            cur.close()
+    if lo is None:
+        return []
+    return [(a, min(a + rows, hi + 1)) for a in range(int(lo), int(hi) + 1, rows)]
 
 
 def _check_column(cur, table: str, src: str, i: int, declared: str | None,

@@ -28,7 +28,8 @@ import pandas as pd
 from . import metrics
 from .config import Settings
 from .dim_date import refresh_dim_date
-from .extract import SourceError, TableRead, coerce_table, empty_raw, read_table, scan_changes
+from .extract import (SourceError, TableRead, check_columns, coerce_table, count_rows, duplicated_keys,
+                      empty_raw, isin_mask, read_table, scan_changes)
 from .schema import SOURCE_TABLES, TABLE_ORDER
 from .warehouse import Warehouse, to_json
 
@@ -67,43 +68,47 @@ class RunPlan:
 def plan_changes(source, settings: Settings, watermarks: dict[str, pd.Timestamp],
                  warehouse_keys: dict[str, pd.DataFrame] | None = None) -> RunPlan:
     """Decide which claims this run rebuilds (see module docstring)."""
-    scans = {t.name: scan_changes(source, t, settings.source_timezone) for t in SOURCE_TABLES.values()}
+    if not watermarks:
+        # Everything is rebuilt: no scan. The reads themselves give the new watermarks and
+        # the row counts (note_reads), and a spilled run finds its duplicated ids (Chunks).
+        for t in SOURCE_TABLES.values():
+            check_columns(source, t)
+        return RunPlan("full", None, True, {}, {}, {}, count_rows(source, SOURCE_TABLES["claims"]))
+    scans = {t.name: scan_changes(source, t, settings.source_timezone, since=watermarks.get(t.name))
+             for t in SOURCE_TABLES.values()}
     after = {}
     for name, scan in scans.items():
-        wm = scan["updated_at"].max()
+        wm = scan.changed["updated_at"].max()
         before = watermarks.get(name)
         after[name] = max(x for x in (wm, before) if x is not None and pd.notna(x)) \
             if (pd.notna(wm) or before is not None) else None
-    total = int(scans["claims"]["key"].nunique())
-    dups = {name: pd.Index(scan.loc[scan["key"].duplicated(keep=False), "key"].dropna().unique())
-            for name, scan in scans.items()}
-    if not watermarks:
-        changed = {name: len(scan) for name, scan in scans.items()}
-        return RunPlan("full", None, True, changed, {}, after, total, dups)
+    total = int(scans["claims"].keys["key"].nunique())
+    dups = {name: duplicated_keys(scan.keys["key"]) for name, scan in scans.items()}
 
     touched: set = set()
     changed_rows = {}
     read_null = False
     for name, scan in scans.items():
         wm = watermarks.get(name)
-        upd = scan["updated_at"]
+        upd = scan.changed["updated_at"]
         # A row with no readable updated_at cannot be placed: re-read it every run.
         is_changed = upd.isna() if wm is None or pd.isna(wm) else (upd.isna() | (upd > wm))
         if wm is None:
-            is_changed = pd.Series(True, index=scan.index)
+            is_changed = pd.Series(True, index=upd.index)
         is_changed = is_changed.fillna(True).astype(bool)
         changed_rows[name] = int(is_changed.sum())
         if not is_changed.any():
             continue
-        ch = scan[is_changed]
+        ch = scan.changed[is_changed]
         touched.update(ch["claim_id"].dropna().tolist())
         read_null |= bool(ch["claim_id"].isna().any())
         # Duplicated ids: every copy's claim must be re-read, or a copy would slip through.
-        dup = scan["key"].duplicated(keep=False) & scan["key"].isin(ch["key"].dropna())
-        touched.update(scan.loc[dup, "claim_id"].dropna().tolist())
+        hit = dups[name].intersection(pd.Index(ch["key"].dropna().unique()))
+        if len(hit):
+            touched.update(scan.keys.loc[isin_mask(scan.keys["key"], hit), "claim_id"].dropna().tolist())
     # Hard deletes: claims / responses / complaints the warehouse has but the source lost.
     for table, keys in (warehouse_keys or {}).items():
-        gone = keys[~keys["key"].isin(scans[table]["key"])]
+        gone = keys[~isin_mask(keys["key"], scans[table].keys["key"])]
         if len(gone):
             changed_rows[table] = changed_rows.get(table, 0) + int(len(gone))
             touched.update(gone["claim_id"].dropna().tolist())
@@ -125,7 +130,7 @@ def extract(source, settings: Settings, plan: RunPlan) -> dict[str, TableRead]:
         if full_read:
             r = read_table(source, t, settings.source_timezone)
             claim = r.typed[t.claim_column]
-            keep = claim.isin(plan.touched).fillna(False).astype(bool)
+            keep = pd.Series(isin_mask(claim, plan.touched), index=claim.index)
             if plan.read_null_claims:
                 keep |= claim.isna()
             raw = r.raw[keep.to_numpy()].reset_index(drop=True)
@@ -148,7 +153,7 @@ def _mark_global_duplicates(reads: dict[str, TableRead], plan: RunPlan) -> dict[
         if dup is None or not len(dup) or r.typed.empty:
             continue
         key = SOURCE_TABLES[name].key
-        hit = r.typed[key].isin(dup).fillna(False).astype(bool).to_numpy()
+        hit = isin_mask(r.typed[key], dup)
         if hit.any():
             extra = pd.DataFrame({"row": r.typed.index[hit], "reason": f"{key}_not_unique"})
             r.failures = pd.concat([r.failures, extra], ignore_index=True).drop_duplicates()
@@ -171,6 +176,8 @@ class Chunks:
             from .buckets import spill
 
             self._buckets = spill(source, self.n, plan.touched, plan.read_null_claims)
+            if plan.touched is None:  # a full plan did not scan: the spill saw every id
+                plan.dup_keys = self._buckets.dup_keys
 
     def read(self, i: int) -> dict[str, TableRead]:
         if self._buckets is None:
@@ -241,6 +248,18 @@ class LoadState:
     results: list = field(default_factory=list)
     counts: list = field(default_factory=list)
     read_keys: list = field(default_factory=list)
+    # per source table: rows read and their latest updated_at (a full run's watermarks)
+    rows_read: dict = field(default_factory=dict)
+    latest: dict = field(default_factory=dict)
+
+
+def note_reads(state: LoadState, reads: dict[str, TableRead]) -> None:
+    for name, r in reads.items():
+        state.rows_read[name] = state.rows_read.get(name, 0) + len(r.raw)
+        wm = r.typed["updated_at"].max() if "updated_at" in r.typed and len(r.typed) else None
+        if wm is not None and pd.notna(wm):
+            prev = state.latest.get(name)
+            state.latest[name] = wm if prev is None else max(prev, wm)
 
 
 def begin_load(wh: Warehouse, conn, plan: RunPlan, run: dict) -> LoadState:
@@ -278,6 +297,7 @@ def write_chunk(wh: Warehouse, conn, state: LoadState, outputs: Outputs, quarant
     state.results.append(_unique_results_from_quarantine(results, quarantine))
     state.counts.append(counts)
     state.read_keys.append(read_keys_of(reads))
+    note_reads(state, reads)
 
 
 def read_keys_of(reads: dict[str, TableRead]) -> pd.DataFrame:
@@ -327,6 +347,9 @@ def finish_load(wh: Warehouse, conn, settings: Settings, plan: RunPlan, state: L
                 run: dict) -> LoadResult:
     """Recompute every touched date from the warehouse, then quarantine, DQ results,
     watermarks, dim_date and the run row — still inside the run's transaction."""
+    if plan.mode == "full":  # it read everything: the reads are the change set
+        plan.watermark_after = {t: state.latest.get(t) for t in SOURCE_TABLES}
+        plan.changed_rows = {t: state.rows_read.get(t, 0) for t in SOURCE_TABLES}
     dates = sorted(state.dates)
     written = dict(state.written)
     for i in range(0, len(dates), DATES_PER_RECOMPUTE):

@@ -92,6 +92,7 @@ import os
 
 os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before GX is imported anywhere in this process
 
+import contextlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -305,6 +306,44 @@ class _GxState:
     batch_definitions: dict[str, Any]
     suites: dict[str, Any]
     order: dict[str, dict[str, int]]  # table -> label -> position in the suite
+    columns: dict[str, list[str]] = field(default_factory=dict)  # table -> columns GX reads
+    by_value: dict[str, set[str]] = field(default_factory=dict)  # table -> columns judged by value
+
+
+def _suite_columns(suite) -> tuple[list[str], set[str]]:
+    """(every column a suite reads, incl. row_condition columns; the columns whose *values*
+    are compared to a value set or a row_condition literal)."""
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    columns: list[str] = []
+    by_value: set[str] = set()
+
+    def use(col: str, value: bool = False) -> None:
+        if col not in columns:
+            columns.append(col)
+        if value:
+            by_value.add(col)
+
+    def walk(cond: Any) -> None:  # a row_condition as stored: nested dicts
+        if isinstance(cond, dict):
+            col = cond.get("column")
+            if isinstance(col, dict) and "name" in col:
+                use(col["name"], value=True)
+            for sub in cond.get("conditions") or ():
+                walk(sub)
+        elif cond is not None:  # a Condition object or a string: read its JSON form
+            walk(json.loads(cond.json()) if hasattr(cond, "json") else None)
+
+    for exp in suite.expectations:
+        config = (exp if isinstance(exp, ExpectationConfiguration) else exp.configuration)
+        kwargs = dict(config.kwargs)
+        for key in ("column", "column_A", "column_B"):
+            if key in kwargs:
+                use(kwargs[key], value="value_set" in kwargs)
+        for col in kwargs.get("column_list") or ():
+            use(col)
+        walk(kwargs.get("row_condition"))
+    return columns, by_value
 
 
 _STATE: _GxState | None = None
@@ -353,7 +392,10 @@ def _build_state() -> _GxState:
         batch_definitions[table] = asset.add_batch_definition_whole_dataframe(f"{table}_whole")
     order = {t: {expectation_label(e): i for i, e in enumerate(s.expectations)}
              for t, s in suites.items()}
-    return _GxState(context, batch_definitions, suites, order)
+    used = {t: _suite_columns(s) for t, s in suites.items()}
+    return _GxState(context, batch_definitions, suites, order,
+                    columns={t: u[0] for t, u in used.items()},
+                    by_value={t: u[1] for t, u in used.items()})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,26 +511,32 @@ def validate_sources(
     results.append(_rule_row("customer_costs", partition, "evidence_fee_without_amount",
                              int(applies.sum()), int(bad.sum())))
 
-    # 3. orphan_claim.
-    claim_ids = frames["claims"]["claim_id"].dropna().drop_duplicates()
+    # 3. orphan_claim. Every claim_id is matched once, as its position among the distinct
+    #    claim ids of the claims table (-1: null or no such claim); steps 4 and 5 reuse it.
+    claims, events = frames["claims"], frames["claim_events"]
+    claim_keys = pd.Index(claims["claim_id"].dropna().unique())
+    claim_code = _positions(claims["claim_id"], claim_keys)
+    child_code: dict[str, np.ndarray] = {}
     has_claim: dict[str, np.ndarray] = {}
     for t in CLAIM_CHILD_TABLES:
         cid = frames[t]["claim_id"]
         present = cid.notna().to_numpy()
-        exists = _isin(cid, claim_ids) & present
+        child_code[t] = _positions(cid, claim_keys)
+        exists = (child_code[t] >= 0) & present
         has_claim[t] = exists
         orphan = present & ~exists
         reasons[t].add_mask(orphan, "orphan_claim")
         results.append(_rule_row(t, partition, "orphan_claim", int(present.sum()), int(orphan.sum())))
 
     # 4. milestone_order, from events that passed their own rules.
-    events = frames["claim_events"]
-    claims = frames["claims"]
-    bad_claim_rows, bad_ids = _milestone_violations(claims, events[~reasons["claim_events"].flagged()])
+    bad_claim_rows = _milestone_violations(claims, claim_code, len(claim_keys), events,
+                                           child_code["claim_events"],
+                                           ~reasons["claim_events"].flagged())
     reasons["claims"].add_mask(bad_claim_rows, "milestone_order")
     results.append(_rule_row("claims", partition, "milestone_order",
                              int(claims["claim_id"].notna().sum()), int(bad_claim_rows.sum())))
-    bad_events = _isin(events["claim_id"], bad_ids) & has_claim["claim_events"]
+    bad_keys = _keys_of(claim_code, bad_claim_rows, len(claim_keys))
+    bad_events = _of_keys(child_code["claim_events"], bad_keys) & has_claim["claim_events"]
     reasons["claim_events"].add_mask(bad_events, "milestone_order")
     results.append(_rule_row("claim_events", partition, "milestone_order",
                              int(has_claim["claim_events"].sum()), int(bad_events.sum())))
@@ -496,13 +544,16 @@ def validate_sources(
     # 5. claim_quarantined: the claim exists but is held. Events of a claim held only for
     #    milestone_order already carry milestone_order.
     claim_long = reasons["claims"].long()
-    held_pos = claim_long["pos"].unique()
-    held_ids = claims["claim_id"].iloc[held_pos]
-    other_pos = claim_long.loc[claim_long["code"] != "milestone_order", "pos"].unique()
-    held_other_ids = claims["claim_id"].iloc[other_pos]
+    held_rows = np.zeros(len(claims), dtype=bool)
+    held_rows[claim_long["pos"].to_numpy(dtype=np.int64)] = True
+    other_rows = np.zeros(len(claims), dtype=bool)
+    other_rows[claim_long.loc[claim_long["code"] != "milestone_order", "pos"].to_numpy(
+        dtype=np.int64)] = True
+    held_keys = _keys_of(claim_code, held_rows, len(claim_keys))
+    held_other_keys = _keys_of(claim_code, other_rows, len(claim_keys))
     for t in CLAIM_CHILD_TABLES:
-        ids = held_other_ids if t == "claim_events" else held_ids
-        held = _isin(frames[t]["claim_id"], ids) & has_claim[t]
+        keys = held_other_keys if t == "claim_events" else held_keys
+        held = _of_keys(child_code[t], keys) & has_claim[t]
         reasons[t].add_mask(held, "claim_quarantined")
         results.append(_rule_row(t, partition, "claim_quarantined",
                                  int(has_claim[t].sum()), int(held.sum())))
@@ -563,23 +614,38 @@ def _eq(series: pd.Series, value: str) -> np.ndarray:
     return (series == value).fillna(False).to_numpy(dtype=bool)
 
 
-def _isin(series: pd.Series, values: pd.Series | np.ndarray) -> np.ndarray:
-    """`series.isin(values)` as a bool array (nulls False). pandas' isin on pyarrow-backed
-    strings builds its lookup set in a Python loop (seconds per million ids); pyarrow's is_in
-    and a hash index do not."""
-    values = pd.Series(values).dropna()
-    if len(series) == 0 or len(values) == 0:
-        return np.zeros(len(series), dtype=bool)
+def _positions(values: pd.Series, keys: pd.Index | Iterable) -> np.ndarray:
+    """For each value, its position in `keys` (distinct, no nulls); -1 where null or absent.
+    pyarrow's index_in hashes the keys once in C (pandas' isin on pyarrow-backed strings
+    builds its lookup set in a Python loop)."""
+    keys = pd.Index(keys)
+    if len(values) == 0 or len(keys) == 0:
+        return np.full(len(values), -1, dtype=np.int64)
     try:
-        arr = pa.array(series, from_pandas=True)
-        value_set = pa.array(values, from_pandas=True)
+        arr = pa.array(values, from_pandas=True)
+        value_set = pa.array(keys, from_pandas=True)
         if value_set.type != arr.type:
             value_set = value_set.cast(arr.type)
-        hit = pc.is_in(arr, value_set=value_set, skip_nulls=True)
-        return hit.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+        pos = pc.index_in(arr, value_set=value_set, skip_nulls=True)
+        return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     except (pa.ArrowException, TypeError, ValueError):
-        index = pd.Index(values.unique())
-        return (index.get_indexer(series) >= 0) & series.notna().to_numpy()
+        pos = keys.get_indexer(values)
+        pos[pd.isna(values).to_numpy() if hasattr(values, "to_numpy") else pd.isna(values)] = -1
+        return pos.astype(np.int64)
+
+
+def _keys_of(code: np.ndarray, rows: np.ndarray, n_keys: int) -> np.ndarray:
+    """Bool mask over the keys: True for a key that at least one of `rows` has."""
+    keys = np.zeros(n_keys, dtype=bool)
+    keys[code[rows & (code >= 0)]] = True
+    return keys
+
+
+def _of_keys(code: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Bool mask over rows: True where the row's key (`code`, -1 = none) is set in `keys`."""
+    if len(keys) == 0:
+        return np.zeros(len(code), dtype=bool)
+    return (code >= 0) & keys[np.maximum(code, 0)]
 
 
 def _checked_frame(table: str, typed: dict, raw: dict) -> pd.DataFrame:
@@ -611,12 +677,92 @@ def _checked_frame(table: str, typed: dict, raw: dict) -> pd.DataFrame:
     return df
 
 
+def _gx_frame(state: _GxState, table: str, df: pd.DataFrame) -> pd.DataFrame:
+    """The frame GX validates: the same rows and values as `df`, in a cheaper form.
+
+    GX re-filters and re-takes the whole batch frame several times per expectation, so the
+    frame holds only the columns the suite reads, with a positional index (GX reports
+    positions; labels are mapped back later). Text compared by value (value sets,
+    row_condition literals) becomes categorical: a handful of distinct values, so set tests,
+    row_condition queries and takes work on small integer codes. Nullable integers become
+    float64 (exact for the ranges judged, <NA> -> NaN) so GX's range check is vectorised
+    instead of a Python call per value. Null-ness, values and order are unchanged, so every
+    verdict and count is the one GX gives on `df`."""
+    data = {}
+    for col in state.columns[table]:
+        s = df[col]
+        if col in state.by_value[table] and (pd.api.types.is_string_dtype(s.dtype)
+                                             or s.dtype == object):
+            s = s.astype("category")
+        elif isinstance(s.dtype, pd.core.arrays.integer.IntegerDtype):
+            s = pd.Series(s.to_numpy(dtype="float64", na_value=np.nan), index=s.index)
+        data[col] = s.reset_index(drop=True)
+    return pd.DataFrame(data, index=pd.RangeIndex(len(df)))
+
+
+@contextlib.contextmanager
+def _reuse_gx_work():
+    """Skip work GX 1.x repeats within one validation (results unchanged).
+
+    - ``Expectation.configuration`` is a property that re-dumps the pydantic model into a new
+      ExpectationConfiguration on every access: ~100 accesses per expectation per
+      validation, most of GX's fixed cost. The expectation objects of a validation are not
+      changed while it runs, so each object's configuration is built once.
+    - A conditional expectation's domain (``row_condition``) is re-filtered with
+      ``DataFrame.query`` for each of its metrics; the filtered frame is computed once per
+      (batch frame, condition).
+
+    Only patched while the caller holds _VALIDATE_LOCK; restored afterwards. Memo entries
+    keep a reference to their key object so an id() cannot be reused within the scope."""
+    from great_expectations.execution_engine.pandas_execution_engine import (
+        PandasExecutionEngine,
+    )
+    from great_expectations.expectations.expectation import Expectation
+
+    prop = Expectation.__dict__.get("configuration")
+    filt = PandasExecutionEngine.__dict__.get("_apply_row_condition_filter")
+    if not isinstance(prop, property) or not callable(filt):  # another GX: run it as it is
+        yield
+        return
+    configs: dict[int, tuple[Any, Any]] = {}
+    filtered: dict[tuple, tuple[Any, Any]] = {}
+
+    def configuration(self):
+        hit = configs.get(id(self))
+        if hit is None or hit[0] is not self:
+            hit = configs[id(self)] = (self, prop.fget(self))
+        return hit[1]
+
+    def apply_row_condition_filter(self, data, row_condition, domain_kwargs):
+        key = (id(data), _condition_key(row_condition), domain_kwargs.get("condition_parser"))
+        hit = filtered.get(key)
+        if hit is None or hit[0] is not data:
+            hit = filtered[key] = (data, filt(self, data, row_condition, domain_kwargs))
+        return hit[1]
+
+    Expectation.configuration = property(configuration)
+    PandasExecutionEngine._apply_row_condition_filter = apply_row_condition_filter
+    try:
+        yield
+    finally:
+        Expectation.configuration = prop
+        PandasExecutionEngine._apply_row_condition_filter = filt
+
+
+def _condition_key(cond: Any) -> str:
+    if isinstance(cond, dict):
+        return json.dumps(cond, sort_keys=True, default=str)
+    if hasattr(cond, "json"):
+        return f"{type(cond).__name__}:{cond.json(sort_keys=True)}"
+    return repr(cond)
+
+
 def _run_suite(table: str, df: pd.DataFrame, params: dict, reasons: _Reasons,
                partition: str, keep: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     state = _gx_state()
     suite = state.suites[table]
-    gx_df = df.reset_index(drop=True)  # GX reports positions; labels are mapped back later
-    with _VALIDATE_LOCK:
+    gx_df = _gx_frame(state, table, df)
+    with _VALIDATE_LOCK, _reuse_gx_work():
         batch = state.batch_definitions[table].get_batch(batch_parameters={"dataframe": gx_df})
         outcome = batch.validate(
             suite,
@@ -696,26 +842,38 @@ def _merge_coercion_failures(table: str, df: pd.DataFrame, coercion_failures: di
     return out
 
 
-def _milestone_violations(claims: pd.DataFrame, good_events: pd.DataFrame):
-    """(bool mask over claims rows that break the milestone order, array of their claim_ids)."""
+def _milestone_violations(claims: pd.DataFrame, claim_code: np.ndarray, n_keys: int,
+                          events: pd.DataFrame, event_code: np.ndarray,
+                          good: np.ndarray) -> np.ndarray:
+    """Bool mask over claims rows that break the milestone order.
+
+    A milestone is the first `good` event of its type for the claim id (`claim_code`,
+    `event_code`: positions among the distinct claim ids). First times are a scatter-min of
+    the events' epoch ticks into a (claim id x milestone) array; the pairs are then compared
+    as timestamps (NaT compares False: a pair is only checked where both ends exist)."""
     no_rows = np.zeros(len(claims), dtype=bool)
-    ev = good_events.loc[good_events["event_type"].isin(MILESTONE_EVENTS),
-                         ["claim_id", "event_type", "occurred_at"]]
-    if ev.empty or claims.empty:
-        return no_rows, claims["claim_id"].iloc[:0]
-    first = (ev.groupby(["claim_id", "event_type"], sort=False, observed=True)["occurred_at"]
-             .min().unstack("event_type"))
-    first = first.reindex(columns=list(MILESTONE_EVENTS))
-    # A milestone no event reached is an all-NaN column after reindex: make it NaT.
-    first = pd.DataFrame({f"{c}_at": pd.to_datetime(first[c], utc=True) for c in MILESTONE_EVENTS},
-                         index=first.index)
-    first.index = first.index.astype(claims["claim_id"].dtype)
-    times = claims[["claim_id", "reported_at"]].join(first, on="claim_id")
-    bad = pd.Series(False, index=times.index)
+    kind = _positions(events["event_type"], MILESTONE_EVENTS)
+    occurred = events["occurred_at"]
+    use = good & (kind >= 0) & (event_code >= 0) & occurred.notna().to_numpy()
+    if not use.any() or claims.empty:
+        return no_rows
+    unit = occurred.dtype.unit
+    ticks = occurred.array.asi8
+    never = np.iinfo(np.int64).max
+    first = np.full(n_keys * len(MILESTONE_EVENTS), never, dtype=np.int64)
+    np.minimum.at(first, event_code[use] * len(MILESTONE_EVENTS) + kind[use], ticks[use])
+    first = first.reshape(n_keys, len(MILESTONE_EVENTS))
+    rows = claim_code >= 0
+    times = {"reported_at": claims["reported_at"].reset_index(drop=True)}
+    nat = np.datetime64("NaT").astype(np.int64)  # iNaT
+    for j, name in enumerate(MILESTONE_EVENTS):
+        at = np.where(rows, first[np.maximum(claim_code, 0), j], never)
+        at[at == never] = nat
+        times[f"{name}_at"] = pd.Series(at.view(f"datetime64[{unit}]")).dt.tz_localize("UTC")
+    bad = np.zeros(len(claims), dtype=bool)
     for a, b in MILESTONE_PAIRS:
-        bad |= (times[a] > times[b]).fillna(False).astype(bool)
-    bad_rows = bad.to_numpy(dtype=bool) & claims["claim_id"].notna().to_numpy()
-    return bad_rows, claims["claim_id"][bad_rows]
+        bad |= (times[a] > times[b]).to_numpy(dtype=bool)
+    return bad & rows
 
 
 def _rule_row(table: str, partition: str, code: str, evaluated: int, unexpected: int) -> dict:
