@@ -10,8 +10,11 @@ and quarantine see exactly what the source sent.
 """
 from __future__ import annotations
 
+import logging
+import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from .extract import FolderSource, SqlSource, _as_text, duplicated_keys, empty_r
 from .schema import SOURCE_TABLES, SourceTable
 
 BATCH_ROWS = 500_000
+log = logging.getLogger(__name__)
 
 
 def bucket_of(claim_ids: pd.Series, n_buckets: int) -> np.ndarray:
@@ -80,12 +84,53 @@ def iter_batches(source, table: SourceTable, batch_rows: int = BATCH_ROWS,
         yield source.read(table)
 
 
+PREFIX = "claimpulse-buckets-"
+OWNER_FILE = "owner.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def sweep_stale(root: Path | None = None) -> list[Path]:
+    """Remove spill folders left by runs that were killed (SIGKILL, OOM, power loss): they hold
+    raw source rows, personal data included, and nothing else would ever delete them. A folder
+    is stale when the process that made it is gone; a live run's folder is left alone."""
+    base = Path(root or tempfile.gettempdir())
+    removed = []
+    for d in base.glob(PREFIX + "*"):
+        try:
+            pid = int((d / OWNER_FILE).read_text().strip())
+        except (OSError, ValueError):
+            # no owner file: made by an older version or killed before writing it; judge by age
+            try:
+                if time.time() - d.stat().st_mtime < 24 * 3600:
+                    continue
+            except OSError:
+                continue
+            pid = None
+        if pid is not None and _alive(pid):
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
+    return removed
+
+
 class Buckets:
     """Spilled source rows, `n` buckets per table, in a private temporary folder."""
 
     def __init__(self, n: int, root: Path | None = None):
         self.n = n
-        self.root = Path(tempfile.mkdtemp(prefix="claimpulse-buckets-", dir=root))
+        for stale in sweep_stale(root):
+            log.warning("removed a spill folder left by a killed run: %s", stale)
+        self.root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=root))
+        (self.root / OWNER_FILE).write_text(str(os.getpid()))
         self._parts = 0
         self._keys: dict[str, list[pd.Series]] = {}
         self.dup_keys: dict[str, pd.Index] = {}

@@ -9,9 +9,7 @@ table-level `SourceError` naming table, column and an example.
 """
 from __future__ import annotations
 
-import glob
 import logging
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field

@@ -28,7 +28,7 @@ import pandas as pd
 from . import metrics
 from .config import Settings
 from .dim_date import refresh_dim_date
-from .extract import (SourceError, TableRead, check_columns, coerce_table, count_rows, duplicated_keys,
+from .extract import (TableRead, check_columns, coerce_table, count_rows, duplicated_keys,
                       empty_raw, isin_mask, read_table, scan_changes)
 from .schema import SOURCE_TABLES, TABLE_ORDER
 from .warehouse import Warehouse, to_json
@@ -248,6 +248,9 @@ class LoadState:
     results: list = field(default_factory=list)
     counts: list = field(default_factory=list)
     read_keys: list = field(default_factory=list)
+    # A full run settles every open quarantine row anyway: it need not keep the ids it read
+    # (millions of them), which would make memory grow with the history.
+    keep_read_keys: bool = True
     # per source table: rows read and their latest updated_at (a full run's watermarks)
     rows_read: dict = field(default_factory=dict)
     latest: dict = field(default_factory=dict)
@@ -266,7 +269,7 @@ def begin_load(wh: Warehouse, conn, plan: RunPlan, run: dict) -> LoadState:
     """Inside the run's transaction: note the dates the plan's claims touch now, then drop
     their fact rows (the chunks write them anew)."""
     now = pd.Timestamp.now(tz="UTC")
-    state = LoadState({"loaded_at": now, "run_id": run["run_id"]}, now)
+    state = LoadState({"loaded_at": now, "run_id": run["run_id"]}, now, keep_read_keys=plan.touched is not None)
     if plan.touched is None:
         old = wh.read_sql(conn, f"SELECT DISTINCT closed_date AS d FROM {wh.table('fact_claim_service')} "
                                 f"UNION SELECT DISTINCT response_date FROM {wh.table('fact_survey_response')} "
@@ -296,7 +299,8 @@ def write_chunk(wh: Warehouse, conn, state: LoadState, outputs: Outputs, quarant
     state.quarantine.append(quarantine)
     state.results.append(_unique_results_from_quarantine(results, quarantine))
     state.counts.append(counts)
-    state.read_keys.append(read_keys_of(reads))
+    if state.keep_read_keys:
+        state.read_keys.append(read_keys_of(reads))
     note_reads(state, reads)
 
 

@@ -13,7 +13,7 @@ values for the quarantine.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 TEXT, DECIMAL, INTEGER, TIMESTAMP = "text", "decimal", "integer", "timestamp"
 

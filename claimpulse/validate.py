@@ -93,7 +93,9 @@ import os
 os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before GX is imported anywhere in this process
 
 import contextlib
+import importlib.util
 import json
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,9 +238,46 @@ REASON_CODES: dict[str, str] = _reason_codes()
 # ---------------------------------------------------------------------------------------------
 # Suites and the GX context (built once per process)
 # ---------------------------------------------------------------------------------------------
+# Imported by GX at import time, used only inside functions we never call.
+_GX_DEFERRED = ("scipy.stats",)
+
+
+def _import_gx():
+    """`import great_expectations`, without importing scipy.stats (~1 s, a third of GX's import).
+
+    GX's package __init__ imports every expectation; one of them
+    (expect_column_kl_divergence_to_be_less_than) and two KS-test metrics do
+    `from scipy import stats` at module level but use it only inside their functions. Before
+    GX is first imported, scipy.stats is registered as a lazy module
+    (importlib.util.LazyLoader): it is really imported on first attribute use, so anything
+    that does use it still works. A module already imported is left alone. (altair, imported
+    the same way, cannot be deferred like this: `import altair` itself touches the module.)"""
+    if "great_expectations" not in sys.modules:
+        for name in _GX_DEFERRED:
+            if name in sys.modules:
+                continue
+            try:
+                spec = importlib.util.find_spec(name)
+            except (ImportError, ValueError):
+                spec = None
+            if spec is None or spec.loader is None:
+                continue
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            parent, _, child = name.rpartition(".")
+            if parent and parent in sys.modules:
+                setattr(sys.modules[parent], child, module)
+    import great_expectations
+
+    return great_expectations
+
+
 def expectation_label(expectation: Any) -> str:
     """`"<type>(<column>)"`, the dq_validation_results.expectation of a GX expectation
     (an Expectation or an ExpectationConfiguration)."""
+    _import_gx()
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     config = (expectation if isinstance(expectation, ExpectationConfiguration)
@@ -254,7 +293,7 @@ def expectation_label(expectation: Any) -> str:
 
 
 def _read_suite(table: str, directory: Path):
-    import great_expectations as gx
+    gx = _import_gx()
 
     path = directory / f"{table}.json"
     try:
@@ -313,6 +352,7 @@ class _GxState:
 def _suite_columns(suite) -> tuple[list[str], set[str]]:
     """(every column a suite reads, incl. row_condition columns; the columns whose *values*
     are compared to a value set or a row_condition literal)."""
+    _import_gx()
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     columns: list[str] = []
@@ -361,7 +401,7 @@ def _gx_state() -> _GxState:
 
 
 def _build_state() -> _GxState:
-    import great_expectations as gx
+    gx = _import_gx()
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
@@ -495,10 +535,12 @@ def validate_sources(
     results: list[dict[str, Any]] = []
 
     # 1. Row rules (GX) and cast failures.
+    state = _gx_state()
+    gx_frames = {t: _gx_frame(state, t, frames[t]) for t in TABLE_ORDER}
     invalid_cols: dict[str, dict[str, np.ndarray]] = {}
     gx_results: dict[str, Any] = {}
     for t in TABLE_ORDER:
-        results.extend(_run_suite(t, frames[t], params, reasons[t], partition, gx_results))
+        results.extend(_run_suite(t, gx_frames[t], params, reasons[t], partition, gx_results))
         invalid_cols[t] = _merge_coercion_failures(t, frames[t], coercion_failures, reasons[t])
 
     # 2. evidence_fee_without_amount (a cast failure of amount already says why it is missing).
@@ -515,13 +557,13 @@ def validate_sources(
     #    claim ids of the claims table (-1: null or no such claim); steps 4 and 5 reuse it.
     claims, events = frames["claims"], frames["claim_events"]
     claim_keys = pd.Index(claims["claim_id"].dropna().unique())
-    claim_code = _positions(claims["claim_id"], claim_keys)
+    claim_code = _key_positions(gx_frames["claims"], claims, "claim_id", claim_keys)
     child_code: dict[str, np.ndarray] = {}
     has_claim: dict[str, np.ndarray] = {}
     for t in CLAIM_CHILD_TABLES:
         cid = frames[t]["claim_id"]
         present = cid.notna().to_numpy()
-        child_code[t] = _positions(cid, claim_keys)
+        child_code[t] = _key_positions(gx_frames[t], frames[t], "claim_id", claim_keys)
         exists = (child_code[t] >= 0) & present
         has_claim[t] = exists
         orphan = present & ~exists
@@ -529,8 +571,9 @@ def validate_sources(
         results.append(_rule_row(t, partition, "orphan_claim", int(present.sum()), int(orphan.sum())))
 
     # 4. milestone_order, from events that passed their own rules.
+    kind = _key_positions(gx_frames["claim_events"], events, "event_type", MILESTONE_EVENTS)
     bad_claim_rows = _milestone_violations(claims, claim_code, len(claim_keys), events,
-                                           child_code["claim_events"],
+                                           child_code["claim_events"], kind,
                                            ~reasons["claim_events"].flagged())
     reasons["claims"].add_mask(bad_claim_rows, "milestone_order")
     results.append(_rule_row("claims", partition, "milestone_order",
@@ -634,6 +677,20 @@ def _positions(values: pd.Series, keys: pd.Index | Iterable) -> np.ndarray:
         return pos.astype(np.int64)
 
 
+def _key_positions(gx_df: pd.DataFrame, df: pd.DataFrame, col: str,
+                   keys: pd.Index | Iterable) -> np.ndarray:
+    """_positions(df[col], keys); when the GX frame holds the column as a categorical, only
+    its distinct values are looked up and the codes mapped."""
+    values = gx_df[col] if col in gx_df.columns else None
+    if values is None or not isinstance(values.dtype, pd.CategoricalDtype):
+        return _positions(df[col], keys)
+    codes = values.cat.codes.to_numpy(dtype=np.int64)
+    to_key = _positions(pd.Series(values.cat.categories), keys)
+    if len(to_key) == 0:
+        return np.full(len(codes), -1, dtype=np.int64)
+    return np.where(codes >= 0, to_key[np.maximum(codes, 0)], -1)
+
+
 def _keys_of(code: np.ndarray, rows: np.ndarray, n_keys: int) -> np.ndarray:
     """Bool mask over the keys: True for a key that at least one of `rows` has."""
     keys = np.zeros(n_keys, dtype=bool)
@@ -682,18 +739,21 @@ def _gx_frame(state: _GxState, table: str, df: pd.DataFrame) -> pd.DataFrame:
 
     GX re-filters and re-takes the whole batch frame several times per expectation, so the
     frame holds only the columns the suite reads, with a positional index (GX reports
-    positions; labels are mapped back later). Text compared by value (value sets,
-    row_condition literals) becomes categorical: a handful of distinct values, so set tests,
-    row_condition queries and takes work on small integer codes. Nullable integers become
-    float64 (exact for the ranges judged, <NA> -> NaN) so GX's range check is vectorised
-    instead of a Python call per value. Null-ness, values and order are unchanged, so every
-    verdict and count is the one GX gives on `df`."""
+    positions; labels are mapped back later). Text becomes categorical (one factorization,
+    categories in order of appearance): value-set tests, row_condition queries, uniqueness
+    (duplicated() of codes) and every take then work on small integer codes instead of
+    strings; the codes are reused by the cross-table rules. Nullable integers become float64
+    (exact for the ranges judged, <NA> -> NaN) so GX's range check is vectorised instead of
+    a Python call per value. Null-ness, values and order are unchanged, so every verdict and
+    count is the one GX gives on `df`."""
     data = {}
     for col in state.columns[table]:
         s = df[col]
         if col in state.by_value[table] and (pd.api.types.is_string_dtype(s.dtype)
                                              or s.dtype == object):
-            s = s.astype("category")
+            codes, uniques = pd.factorize(s)
+            s = pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniques),
+                                                    validate=False), index=s.index)
         elif isinstance(s.dtype, pd.core.arrays.integer.IntegerDtype):
             s = pd.Series(s.to_numpy(dtype="float64", na_value=np.nan), index=s.index)
         data[col] = s.reset_index(drop=True)
@@ -702,29 +762,39 @@ def _gx_frame(state: _GxState, table: str, df: pd.DataFrame) -> pd.DataFrame:
 
 @contextlib.contextmanager
 def _reuse_gx_work():
-    """Skip work GX 1.x repeats within one validation (results unchanged).
+    """Skip work GX 1.x repeats within one validation; every result stays the same.
+
+    GX rebuilds the same objects over and over while it plans a suite's metrics (a few ms
+    per expectation, several hundred ms per validation, whatever the data size):
 
     - ``Expectation.configuration`` is a property that re-dumps the pydantic model into a new
-      ExpectationConfiguration on every access: ~100 accesses per expectation per
-      validation, most of GX's fixed cost. The expectation objects of a validation are not
-      changed while it runs, so each object's configuration is built once.
+      ExpectationConfiguration on each of ~100 accesses per expectation. The expectation
+      objects are not changed while a validation runs: each object's is built once.
+    - ``IDDict.to_id`` (metric ids) JSON-serializes and hashes the same small kwargs dicts
+      thousands of times: ids of dicts holding only plain JSON values (str/int/finite
+      float/bool/None, lists and str-keyed dicts of them) are memoised by their repr, which
+      tells apart at least every pair of such dicts the JSON does; others are computed.
     - A conditional expectation's domain (``row_condition``) is re-filtered with
-      ``DataFrame.query`` for each of its metrics; the filtered frame is computed once per
+      ``DataFrame.query`` for each of its metrics: the filtered frame is computed once per
       (batch frame, condition).
 
-    Only patched while the caller holds _VALIDATE_LOCK; restored afterwards. Memo entries
-    keep a reference to their key object so an id() cannot be reused within the scope."""
+    Patched only while the caller holds _VALIDATE_LOCK and restored afterwards; memo
+    entries keep a reference to their key object so an id() is not reused within the scope.
+    Should a GX version lack any of these, GX runs unpatched."""
+    from great_expectations.core.id_dict import IDDict
     from great_expectations.execution_engine.pandas_execution_engine import (
         PandasExecutionEngine,
     )
     from great_expectations.expectations.expectation import Expectation
 
     prop = Expectation.__dict__.get("configuration")
+    to_id = IDDict.__dict__.get("to_id")
     filt = PandasExecutionEngine.__dict__.get("_apply_row_condition_filter")
-    if not isinstance(prop, property) or not callable(filt):  # another GX: run it as it is
+    if not (isinstance(prop, property) and callable(to_id) and callable(filt)):
         yield
         return
     configs: dict[int, tuple[Any, Any]] = {}
+    ids: dict[tuple, Any] = {}
     filtered: dict[tuple, tuple[Any, Any]] = {}
 
     def configuration(self):
@@ -733,6 +803,15 @@ def _reuse_gx_work():
             hit = configs[id(self)] = (self, prop.fget(self))
         return hit[1]
 
+    def memo_to_id(self, id_keys=None, id_ignore_keys=None):
+        if id_keys is not None or id_ignore_keys is not None or self._id_ignore_keys \
+                or not _plain_json(self):
+            return to_id(self, id_keys, id_ignore_keys)
+        key = (type(self), repr(sorted(self.items())))
+        if key not in ids:
+            ids[key] = to_id(self)
+        return ids[key]
+
     def apply_row_condition_filter(self, data, row_condition, domain_kwargs):
         key = (id(data), _condition_key(row_condition), domain_kwargs.get("condition_parser"))
         hit = filtered.get(key)
@@ -740,13 +819,31 @@ def _reuse_gx_work():
             hit = filtered[key] = (data, filt(self, data, row_condition, domain_kwargs))
         return hit[1]
 
-    Expectation.configuration = property(configuration)
-    PandasExecutionEngine._apply_row_condition_filter = apply_row_condition_filter
+    patches = [(Expectation, "configuration", prop, property(configuration)),
+               (IDDict, "to_id", to_id, memo_to_id),
+               (PandasExecutionEngine, "_apply_row_condition_filter", filt,
+                apply_row_condition_filter)]
+    for owner, name, _, new in patches:
+        setattr(owner, name, new)
     try:
         yield
     finally:
-        Expectation.configuration = prop
-        PandasExecutionEngine._apply_row_condition_filter = filt
+        for owner, name, old, _ in patches:
+            setattr(owner, name, old)
+
+
+def _plain_json(value: Any) -> bool:
+    """True for str/int/finite float/bool/None and lists, tuples and str-keyed dicts of them."""
+    kind = type(value)
+    if kind in (str, int, bool) or value is None:
+        return True
+    if kind is float:
+        return bool(np.isfinite(value))
+    if kind in (list, tuple):
+        return all(_plain_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(type(k) is str and _plain_json(v) for k, v in value.items())
+    return False
 
 
 def _condition_key(cond: Any) -> str:
@@ -757,11 +854,12 @@ def _condition_key(cond: Any) -> str:
     return repr(cond)
 
 
-def _run_suite(table: str, df: pd.DataFrame, params: dict, reasons: _Reasons,
+def _run_suite(table: str, gx_df: pd.DataFrame, params: dict, reasons: _Reasons,
                partition: str, keep: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Validate `gx_df` (see _gx_frame) with the table's suite; its failing rows (positions)
+    go to `reasons`; returns the dq_validation_results rows in suite order."""
     state = _gx_state()
     suite = state.suites[table]
-    gx_df = _gx_frame(state, table, df)
     with _VALIDATE_LOCK, _reuse_gx_work():
         batch = state.batch_definitions[table].get_batch(batch_parameters={"dataframe": gx_df})
         outcome = batch.validate(
@@ -843,16 +941,16 @@ def _merge_coercion_failures(table: str, df: pd.DataFrame, coercion_failures: di
 
 
 def _milestone_violations(claims: pd.DataFrame, claim_code: np.ndarray, n_keys: int,
-                          events: pd.DataFrame, event_code: np.ndarray,
+                          events: pd.DataFrame, event_code: np.ndarray, kind: np.ndarray,
                           good: np.ndarray) -> np.ndarray:
     """Bool mask over claims rows that break the milestone order.
 
-    A milestone is the first `good` event of its type for the claim id (`claim_code`,
-    `event_code`: positions among the distinct claim ids). First times are a scatter-min of
+    A milestone is the first `good` event of its type (`kind`: position in MILESTONE_EVENTS,
+    -1 for other types) for the claim id (`claim_code`, `event_code`: positions among the
+    distinct claim ids). First times are a scatter-min of
     the events' epoch ticks into a (claim id x milestone) array; the pairs are then compared
     as timestamps (NaT compares False: a pair is only checked where both ends exist)."""
     no_rows = np.zeros(len(claims), dtype=bool)
-    kind = _positions(events["event_type"], MILESTONE_EVENTS)
     occurred = events["occurred_at"]
     use = good & (kind >= 0) & (event_code >= 0) & occurred.notna().to_numpy()
     if not use.any() or claims.empty:

@@ -16,14 +16,13 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from claimpulse import backfill as bf
-from claimpulse import pipeline
 from claimpulse.config import load_config, resolve_source, resolve_warehouse
 from claimpulse.datadocs import run_links
 from claimpulse.extract import open_source
 from claimpulse.pseudonym import pseudonym_key
 from claimpulse.summary import run_markdown
-from claimpulse.warehouse import Warehouse, WarehouseLocked
-from flows.nightly import _run_id, headline_of, lock_timeout, one_line
+from claimpulse.warehouse import Warehouse
+from flows.nightly import _run_id, headline_of, locked_run
 from tasks.compute import compute
 from tasks.extract import extract
 from tasks.publish import publish
@@ -93,32 +92,29 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
     run = {"run_id": _run_id(), "flow": "backfill", "started_at": pd.Timestamp.now(tz="UTC")}
     bkey = bf.backfill_key(start, end)
     source = open_source(source_url, settings.source_encoding)
-    try:
-        with wh.run_lock(f"backfill {bkey} run {run['run_id']}", lock_timeout()):
-            wh.ensure_schema()
-            already = bf.committed_partitions(wh, bkey)
-            todo = [d for d in dates if d not in already]
-            if already:
-                logger.info("resuming backfill %s: %d of %d partitions already committed",
-                            bkey, len(already & set(dates)), len(dates))
-            plan = plan_backfill(source, settings, start, end)
-            logger.info("backfill %s: %d claim(s) can touch the range", bkey, len(plan.touched))
-            reads = extract(source, settings, plan)
-            outcome = validate(reads, settings, run["started_at"], bkey)
-            outputs = compute(outcome.accepted, settings, key)
-            parts = bf.slice_partitions(outputs, settings, todo)
-            written = compute_and_write.with_options(task_runner=_runner(workers, dask_address))(
-                parts, settings, wh.url, bkey, run["run_id"])
-            bf.finish_backfill(wh, plan, bkey, outcome.quarantine, outcome.results, outcome.counts,
-                               reads, run, dates, written)
-    except WarehouseLocked:
-        raise
-    except Exception as exc:
-        pipeline.record_failure(wh, run, one_line(exc))
-        raise
-    links = run_links(wh, settings, str(run["run_id"]), outcome.gx_results, logger)
+    with locked_run(wh, run, f"backfill {bkey} run {run['run_id']}"):
+        wh.ensure_schema()
+        already = bf.committed_partitions(wh, bkey)
+        todo = [d for d in dates if d not in already]
+        if already:
+            logger.info("resuming backfill %s: %d of %d partitions already committed",
+                        bkey, len(already & set(dates)), len(dates))
+        plan = plan_backfill(source, settings, start, end)
+        logger.info("backfill %s: %d claim(s) can touch the range", bkey, len(plan.touched))
+        reads = extract(source, settings, plan)
+        outcome = validate(reads, settings, run["started_at"], bkey)
+        outputs = compute(outcome.accepted, settings, key)
+        parts = bf.slice_partitions(outputs, settings, todo)
+        written = compute_and_write.with_options(task_runner=_runner(workers, dask_address))(
+            parts, settings, wh.url, bkey, run["run_id"])
+        bf.finish_backfill(wh, plan, bkey, outcome.quarantine, outcome.results, outcome.counts,
+                           reads, run, dates, written)
+        # Read the warehouse back while still holding the lock: a run waiting for it must
+        # not find the DuckDB file still open here ("Could not set lock on file").
+        links = run_links(wh, settings, str(run["run_id"]), outcome.gx_results, logger)
+        headline = headline_of(wh, dates)
     md = run_markdown(run, outcome.counts, outcome.quarantine, dates, {"backfill range": len(dates)},
-                      headline_of(wh, dates), f"backfill {bkey}", links=links)
+                      headline, f"backfill {bkey}", links=links)
     publish(md, "backfill")
     return {"run_id": run["run_id"], "mode": "backfill", "dates": [d.isoformat() for d in dates],
             "computed": [d.isoformat() for d in todo], "written": written, "summary": md}

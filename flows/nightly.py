@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 from prefect import flow, get_run_logger
@@ -19,7 +21,7 @@ from claimpulse.datadocs import run_links
 from claimpulse.extract import open_source
 from claimpulse.pseudonym import pseudonym_key
 from claimpulse.summary import run_markdown
-from claimpulse.warehouse import Warehouse, WarehouseLocked
+from claimpulse.warehouse import Warehouse
 from tasks.compute import compute
 from tasks.extract import plan_changes, prepare_chunks, read_chunk
 from tasks.load import begin_load, finish_load, write_chunk
@@ -56,6 +58,19 @@ def headline_of(wh: Warehouse, dates: list) -> pd.Series | None:
     return df.iloc[0] if len(df) else None
 
 
+@contextmanager
+def locked_run(wh: Warehouse, run: dict, label: str) -> Iterator[None]:
+    """The warehouse lock for one run. A failure inside is recorded in pipeline_runs before the
+    lock is let go, so a run waiting for the lock never finds the warehouse still in use. A run
+    that cannot get the lock (WarehouseLocked) records nothing: the holder's run is fine."""
+    with wh.run_lock(label, lock_timeout()):
+        try:
+            yield
+        except Exception as exc:
+            pipeline.record_failure(wh, run, one_line(exc))
+            raise
+
+
 def warehouse_keys(wh: Warehouse) -> dict[str, pd.DataFrame]:
     """Ids the warehouse holds, to notice rows deleted from the source."""
     with wh.transaction() as conn:
@@ -81,39 +96,33 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
     warnings: set[str] = set()
     gx_parts: list[dict] = []  # the GX validation results of each chunk, for the Data Docs
     logger.info("source %s → warehouse %s", source.describe(), wh.describe())
-    try:
-        with wh.run_lock(f"nightly run {run['run_id']}", lock_timeout()):
-            wh.ensure_schema()
-            watermarks = wh.watermarks()
-            plan = plan_changes(source, settings, watermarks, warehouse_keys(wh) if watermarks else None)
-            logger.info("%s run: %s claim(s) to rebuild; changed rows %s", plan.mode,
-                        "all" if plan.touched is None else len(plan.touched), plan.reasons())
-            chunks = prepare_chunks(source, settings, plan)
-            try:
-                with wh.transaction() as conn:
-                    state = begin_load(wh, conn, plan, run)
-                    for i in range(chunks.n):
-                        reads = read_chunk(chunks, i)
-                        outcome = validate(reads, settings, run["started_at"], plan.mode)
-                        gx_parts.append(outcome.gx_results)
-                        outputs = compute(outcome.accepted, settings, key)
-                        write_chunk(wh, conn, state, outputs, outcome, reads)
-                        warnings.update(f"{t}: extra source column(s) ignored: {', '.join(r.extra_columns)}"
-                                        for t, r in reads.items() if r.extra_columns)
-                        if chunks.n > 1:
-                            logger.info("chunk %d/%d written", i + 1, chunks.n)
-                    result = finish_load(wh, conn, settings, plan, state, run)
-            finally:
-                chunks.cleanup()
-            # Read the warehouse back while still holding the lock: a run waiting for it must
-            # not find the DuckDB file still open here ("Could not set lock on file").
-            links = run_links(wh, settings, str(run["run_id"]), gx_parts, logger)
-            headline = headline_of(wh, result.dates)
-    except WarehouseLocked:
-        raise  # the holder's run is fine; recording a failure would contend for the same lock
-    except Exception as exc:
-        pipeline.record_failure(wh, run, one_line(exc))
-        raise
+    with locked_run(wh, run, f"nightly run {run['run_id']}"):
+        wh.ensure_schema()
+        watermarks = wh.watermarks()
+        plan = plan_changes(source, settings, watermarks, warehouse_keys(wh) if watermarks else None)
+        logger.info("%s run: %s claim(s) to rebuild; changed rows %s", plan.mode,
+                    "all" if plan.touched is None else len(plan.touched), plan.reasons())
+        chunks = prepare_chunks(source, settings, plan)
+        try:
+            with wh.transaction() as conn:
+                state = begin_load(wh, conn, plan, run)
+                for i in range(chunks.n):
+                    reads = read_chunk(chunks, i)
+                    outcome = validate(reads, settings, run["started_at"], plan.mode)
+                    gx_parts.append(outcome.gx_results)
+                    outputs = compute(outcome.accepted, settings, key)
+                    write_chunk(wh, conn, state, outputs, outcome, reads)
+                    warnings.update(f"{t}: extra source column(s) ignored: {', '.join(r.extra_columns)}"
+                                    for t, r in reads.items() if r.extra_columns)
+                    if chunks.n > 1:
+                        logger.info("chunk %d/%d written", i + 1, chunks.n)
+                result = finish_load(wh, conn, settings, plan, state, run)
+        finally:
+            chunks.cleanup()
+        # Read the warehouse back while still holding the lock: a run waiting for it must
+        # not find the DuckDB file still open here ("Could not set lock on file").
+        links = run_links(wh, settings, str(run["run_id"]), gx_parts, logger)
+        headline = headline_of(wh, result.dates)
     counts = pipeline._combine_counts(state.counts)
     quarantine = pd.concat(state.quarantine, ignore_index=True)
     md = run_markdown(run, counts, quarantine, result.dates, plan.reasons(),
