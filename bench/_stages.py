@@ -106,6 +106,8 @@ def main() -> None:
                               outcome.results, outcome.counts, reads)
                         counts.append(outcome.counts)
                         del reads, outcome, outputs
+                        if chunks.n > 1:
+                            pipeline.release_memory()
                     result = timed("load", pipeline.finish_load, wh, conn, settings, plan, state, run)
             finally:
                 chunks.cleanup()

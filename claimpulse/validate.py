@@ -15,11 +15,15 @@ How it works
    Condition objects (``Column("outcome") == "denied"``), stored as structured JSON. The
    failing rows of an expectation are GX's ``unexpected_index_list`` (GX is given the frame
    with a positional index; positions are mapped back to the caller's index labels).
+   GX sees the same rows and values in a cheaper form (only the columns the suite reads,
+   value-set text as categoricals, nullable integers as float64; see ``_gx_frame``) and
+   skips planning work it repeats within a validation (see ``_reuse_gx_work``).
 2. Cast failures reported by extraction (``coercion_failures``, codes like
    ``reported_at_invalid``) join the row's reasons; the null they left in the typed cell does
    not additionally count as ``<col>_missing`` (nor, for a cost's amount, as
    ``evidence_fee_without_amount``). A code names its column by prefix (``<col>_...``).
-3. Cross-table rules (pandas): ``evidence_fee_without_amount``, ``orphan_claim``,
+3. Cross-table rules (numpy/pyarrow; every claim_id is matched once to its position among the
+   distinct claim ids): ``evidence_fee_without_amount``, ``orphan_claim``,
    ``milestone_order`` (first occurrences taken only from events that passed their own rules;
    the claim and all its events get the code), then ``claim_quarantined`` for events, surveys,
    complaints and costs whose claim exists but is quarantined. An event of a claim quarantined
@@ -83,8 +87,8 @@ skipped); for cross-table rules the rows the rule applies to. ``unexpected_rows`
 of rows that broke it.
 
 GX runs quietly (no analytics, no progress bars) on one ephemeral context built once per
-process; validation is serialized by a lock because GX execution engines keep the active batch
-as shared state.
+process (GX is imported with scipy.stats deferred, see ``_import_gx``); validation is
+serialized by a lock because GX execution engines keep the active batch as shared state.
 """
 from __future__ import annotations
 
@@ -345,18 +349,21 @@ class _GxState:
     batch_definitions: dict[str, Any]
     suites: dict[str, Any]
     order: dict[str, dict[str, int]]  # table -> label -> position in the suite
-    columns: dict[str, list[str]] = field(default_factory=dict)  # table -> columns GX reads
-    by_value: dict[str, set[str]] = field(default_factory=dict)  # table -> columns judged by value
+    # table -> the columns GX reads (None: all) / the text columns it compares by value
+    columns: dict[str, list[str] | None] = field(default_factory=dict)
+    by_value: dict[str, set[str]] = field(default_factory=dict)
 
 
-def _suite_columns(suite) -> tuple[list[str], set[str]]:
-    """(every column a suite reads, incl. row_condition columns; the columns whose *values*
-    are compared to a value set or a row_condition literal)."""
+def _suite_columns(suite) -> tuple[list[str] | None, set[str]]:
+    """(the columns a suite reads, incl. row_condition columns, or None when that cannot be
+    told: a table-level expectation or a condition given as a string; the text columns
+    compared by value: value sets and row_condition literals)."""
     _import_gx()
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     columns: list[str] = []
     by_value: set[str] = set()
+    known = True
 
     def use(col: str, value: bool = False) -> None:
         if col not in columns:
@@ -364,26 +371,31 @@ def _suite_columns(suite) -> tuple[list[str], set[str]]:
         if value:
             by_value.add(col)
 
-    def walk(cond: Any) -> None:  # a row_condition as stored: nested dicts
-        if isinstance(cond, dict):
-            col = cond.get("column")
-            if isinstance(col, dict) and "name" in col:
-                use(col["name"], value=True)
-            for sub in cond.get("conditions") or ():
-                walk(sub)
-        elif cond is not None:  # a Condition object or a string: read its JSON form
-            walk(json.loads(cond.json()) if hasattr(cond, "json") else None)
+    def walk(cond: Any) -> None:  # a structured row_condition, as stored: nested dicts
+        nonlocal known
+        if hasattr(cond, "json"):  # a Condition object
+            cond = json.loads(cond.json())
+        if not isinstance(cond, dict):
+            known = False
+            return
+        col = cond.get("column")
+        if isinstance(col, dict) and "name" in col:
+            use(col["name"], value=True)
+        for sub in cond.get("conditions") or ():
+            walk(sub)
 
     for exp in suite.expectations:
         config = (exp if isinstance(exp, ExpectationConfiguration) else exp.configuration)
         kwargs = dict(config.kwargs)
-        for key in ("column", "column_A", "column_B"):
-            if key in kwargs:
-                use(kwargs[key], value="value_set" in kwargs)
-        for col in kwargs.get("column_list") or ():
-            use(col)
-        walk(kwargs.get("row_condition"))
-    return columns, by_value
+        cols = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
+        cols += list(kwargs.get("column_list") or ())
+        if not cols:
+            known = False
+        for col in cols:
+            use(col, value="value_set" in kwargs)
+        if kwargs.get("row_condition") is not None:
+            walk(kwargs["row_condition"])
+    return (columns if known else None), by_value
 
 
 _STATE: _GxState | None = None
@@ -672,9 +684,10 @@ def _positions(values: pd.Series, keys: pd.Index | Iterable) -> np.ndarray:
         pos = pc.index_in(arr, value_set=value_set, skip_nulls=True)
         return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     except (pa.ArrowException, TypeError, ValueError):
-        pos = keys.get_indexer(values)
-        pos[pd.isna(values).to_numpy() if hasattr(values, "to_numpy") else pd.isna(values)] = -1
-        return pos.astype(np.int64)
+        values = pd.Series(values)
+        pos = keys.get_indexer(values).astype(np.int64)
+        pos[values.isna().to_numpy()] = -1
+        return pos
 
 
 def _key_positions(gx_df: pd.DataFrame, df: pd.DataFrame, col: str,
@@ -737,17 +750,20 @@ def _checked_frame(table: str, typed: dict, raw: dict) -> pd.DataFrame:
 def _gx_frame(state: _GxState, table: str, df: pd.DataFrame) -> pd.DataFrame:
     """The frame GX validates: the same rows and values as `df`, in a cheaper form.
 
-    GX re-filters and re-takes the whole batch frame several times per expectation, so the
-    frame holds only the columns the suite reads, with a positional index (GX reports
-    positions; labels are mapped back later). Text becomes categorical (one factorization,
-    categories in order of appearance): value-set tests, row_condition queries, uniqueness
-    (duplicated() of codes) and every take then work on small integer codes instead of
-    strings; the codes are reused by the cross-table rules. Nullable integers become float64
-    (exact for the ranges judged, <NA> -> NaN) so GX's range check is vectorised instead of
-    a Python call per value. Null-ness, values and order are unchanged, so every verdict and
-    count is the one GX gives on `df`."""
+    GX re-filters and re-takes the whole batch frame several times per expectation, so:
+    - only the columns the suite reads, with a positional index (GX reports positions;
+      labels are mapped back later);
+    - text compared by value (value sets, row_condition literals) as categorical: a handful
+      of distinct values, so set tests, row_condition queries and takes run on small integer
+      codes (the cross-table rules reuse the codes of event_type). Identifiers stay strings:
+      factorizing a million distinct ids costs what GX's uniqueness test saves (measured);
+    - nullable integers as float64 (exact for these ranges; <NA> -> NaN), so GX's range test
+      is vectorised instead of a Python call per value.
+    Nulls, values and row order are unchanged: every verdict and count is the one GX gives
+    on `df`."""
     data = {}
-    for col in state.columns[table]:
+    columns = state.columns.get(table)
+    for col in (df.columns if columns is None else columns):
         s = df[col]
         if col in state.by_value[table] and (pd.api.types.is_string_dtype(s.dtype)
                                              or s.dtype == object):
@@ -947,9 +963,9 @@ def _milestone_violations(claims: pd.DataFrame, claim_code: np.ndarray, n_keys: 
 
     A milestone is the first `good` event of its type (`kind`: position in MILESTONE_EVENTS,
     -1 for other types) for the claim id (`claim_code`, `event_code`: positions among the
-    distinct claim ids). First times are a scatter-min of
-    the events' epoch ticks into a (claim id x milestone) array; the pairs are then compared
-    as timestamps (NaT compares False: a pair is only checked where both ends exist)."""
+    distinct claim ids). First times are a scatter-min of the events' epoch ticks into a
+    (claim id x milestone) array; the pairs are then compared as timestamps (NaT compares
+    False: a pair is only checked where both ends exist)."""
     no_rows = np.zeros(len(claims), dtype=bool)
     occurred = events["occurred_at"]
     use = good & (kind >= 0) & (event_code >= 0) & occurred.notna().to_numpy()

@@ -116,6 +116,8 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
                                     for t, r in reads.items() if r.extra_columns)
                     if chunks.n > 1:
                         logger.info("chunk %d/%d written", i + 1, chunks.n)
+                        del reads, outcome, outputs
+                        pipeline.release_memory()
                 result = finish_load(wh, conn, settings, plan, state, run)
         finally:
             chunks.cleanup()
