@@ -770,14 +770,15 @@ def _gx_frame(state: _GxState, table: str, df: pd.DataFrame) -> pd.DataFrame:
             codes, uniques = pd.factorize(s)
             s = pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniques),
                                                     validate=False), index=s.index)
-        elif isinstance(s.dtype, pd.core.arrays.integer.IntegerDtype):
+        elif (isinstance(s.dtype, pd.api.extensions.ExtensionDtype)
+              and pd.api.types.is_integer_dtype(s.dtype)):
             s = pd.Series(s.to_numpy(dtype="float64", na_value=np.nan), index=s.index)
         data[col] = s.reset_index(drop=True)
     return pd.DataFrame(data, index=pd.RangeIndex(len(df)))
 
 
 @contextlib.contextmanager
-def _reuse_gx_work():
+def _reuse_gx_work(suite: Any = None):
     """Skip work GX 1.x repeats within one validation; every result stays the same.
 
     GX rebuilds the same objects over and over while it plans a suite's metrics (a few ms
@@ -785,7 +786,9 @@ def _reuse_gx_work():
 
     - ``Expectation.configuration`` is a property that re-dumps the pydantic model into a new
       ExpectationConfiguration on each of ~100 accesses per expectation. The expectation
-      objects are not changed while a validation runs: each object's is built once.
+      objects GX builds for a validation are not changed while it runs: each one's is built
+      once. (Not for the `suite`'s own expectations: GX substitutes the suite parameters into
+      the configuration it gets from them, in place, so those always get a fresh one.)
     - ``IDDict.to_id`` (metric ids) JSON-serializes and hashes the same small kwargs dicts
       thousands of times: ids of dicts holding only plain JSON values (str/int/finite
       float/bool/None, lists and str-keyed dicts of them) are memoised by their repr, which
@@ -810,10 +813,13 @@ def _reuse_gx_work():
         yield
         return
     configs: dict[int, tuple[Any, Any]] = {}
+    fresh = {id(e) for e in getattr(suite, "expectations", ())}
     ids: dict[tuple, Any] = {}
     filtered: dict[tuple, tuple[Any, Any]] = {}
 
     def configuration(self):
+        if id(self) in fresh:
+            return prop.fget(self)
         hit = configs.get(id(self))
         if hit is None or hit[0] is not self:
             hit = configs[id(self)] = (self, prop.fget(self))
@@ -821,7 +827,7 @@ def _reuse_gx_work():
 
     def memo_to_id(self, id_keys=None, id_ignore_keys=None):
         if id_keys is not None or id_ignore_keys is not None or self._id_ignore_keys \
-                or not _plain_json(self):
+                or not all(type(k) is str and _plain_json(v) for k, v in self.items()):
             return to_id(self, id_keys, id_ignore_keys)
         key = (type(self), repr(sorted(self.items())))
         if key not in ids:
@@ -849,7 +855,8 @@ def _reuse_gx_work():
 
 
 def _plain_json(value: Any) -> bool:
-    """True for str/int/finite float/bool/None and lists, tuples and str-keyed dicts of them."""
+    """True for str/int/finite float/bool/None and lists, tuples and str-keyed dicts of them
+    (exact types: subclasses may serialize differently)."""
     kind = type(value)
     if kind in (str, int, bool) or value is None:
         return True
@@ -857,7 +864,7 @@ def _plain_json(value: Any) -> bool:
         return bool(np.isfinite(value))
     if kind in (list, tuple):
         return all(_plain_json(v) for v in value)
-    if isinstance(value, dict):
+    if kind is dict:
         return all(type(k) is str and _plain_json(v) for k, v in value.items())
     return False
 
@@ -876,7 +883,7 @@ def _run_suite(table: str, gx_df: pd.DataFrame, params: dict, reasons: _Reasons,
     go to `reasons`; returns the dq_validation_results rows in suite order."""
     state = _gx_state()
     suite = state.suites[table]
-    with _VALIDATE_LOCK, _reuse_gx_work():
+    with _VALIDATE_LOCK, _reuse_gx_work(suite):
         batch = state.batch_definitions[table].get_batch(batch_parameters={"dataframe": gx_df})
         outcome = batch.validate(
             suite,

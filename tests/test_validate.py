@@ -735,3 +735,102 @@ def test_missing_typed_column_is_a_clear_error():
     typed["surveys"] = typed["surveys"].drop(columns=["nps"])
     with pytest.raises(V.SourceValidationError, match="surveys.*nps"):
         run(typed, raw=raw_of(good_typed()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Speed-ups change nothing: compact GX frame, reused GX work, lazy scipy.stats
+# ---------------------------------------------------------------------------------------------
+def _many_faults() -> dict[str, pd.DataFrame]:
+    """Good frames plus one row of nearly every kind of fault, in every table."""
+    rows = {t: [dict(r) for r in GOOD_ROWS[t]] for t in TABLE_ORDER}
+    c, e, s, k, x = (GOOD_ROWS[t] for t in TABLE_ORDER)
+    rows["claims"] += [
+        {**c[1], "claim_id": "C4", "product_line": "marine", "outcome": "denied"},
+        {**c[1], "claim_id": "C5", "channel": None, "claimed_amount": -1.0, "outcome": "lost",
+         "denial_reason": "fraud"},
+        {**c[1], "claim_id": "C1", "region": "ALL"},           # duplicate id
+        {**c[1], "claim_id": None, "currency": "USD"},
+        {**c[0], "claim_id": "C6", "reported_at": ts("2024-01-09")},  # after its events
+    ]
+    rows["claim_events"] += [
+        {**e[0], "event_id": "E9", "claim_id": "C6", "occurred_at": ts("2024-01-02")},
+        {**e[1], "event_id": "E10", "claim_id": "C6", "occurred_at": ts("2024-01-10")},
+        {**e[1], "event_id": "E1", "event_type": "teleported", "actor_role": None},
+        {**e[1], "event_id": "E11", "claim_id": "C99", "occurred_at": ts("2030-01-01")},
+        {**e[1], "event_id": "E12", "claim_id": "C4", "occurred_at": None},
+    ]
+    rows["surveys"] += [{**s[0], "response_id": "S4", "csat": 9, "nps": -1, "effort": None},
+                        {**s[1], "response_id": "S1", "claim_id": "C5"}]
+    rows["complaints"] += [{**k[0], "complaint_id": "K4", "resolved_at": ts("2024-01-02"),
+                            "source": "press"}]
+    rows["customer_costs"] += [
+        {**x[1], "cost_id": "X4", "amount": None, "currency": None},
+        {**x[0], "cost_id": "X5", "quantity": None, "cost_type": None, "claim_id": "C5"},
+        {**x[2], "cost_id": "X6", "amount": -3.0, "currency": "EUR"},
+    ]
+    return {t: typed_frame(t, rows[t]) for t in TABLE_ORDER}
+
+
+def _outcome_tuple(out: V.ValidationOutcome):
+    gx = {t: [(er.expectation_config.type, bool(er.success), sorted((er.result or {}).items()))
+              for er in r.results] for t, r in out.gx_results.items()}
+    return ({t: df for t, df in out.accepted.items()}, out.quarantine, out.results, out.counts, gx)
+
+
+def test_compact_gx_frame_and_reused_gx_work_change_nothing(monkeypatch):
+    typed = _many_faults()
+    fast = run(typed)
+    assert len(fast.quarantine) > 15
+
+    import contextlib
+    monkeypatch.setattr(V, "_reuse_gx_work", contextlib.nullcontext)
+    monkeypatch.setattr(V, "_gx_frame", lambda state, table, df: df.reset_index(drop=True))
+    plain = run(typed)
+
+    a, b = _outcome_tuple(fast), _outcome_tuple(plain)
+    for t in TABLE_ORDER:
+        pd.testing.assert_frame_equal(a[0][t], b[0][t])
+    for x, y in zip(a[1:4], b[1:4]):
+        pd.testing.assert_frame_equal(x, y)
+    assert a[4] == b[4]
+
+
+def test_gx_frame_keeps_rows_values_and_nulls():
+    typed = _many_faults()
+    state = V._gx_state()
+    for t in TABLE_ORDER:
+        df = typed[t]
+        g = V._gx_frame(state, t, df)
+        assert list(g.index) == list(range(len(df)))
+        assert set(g.columns) <= set(df.columns)
+        for col in g.columns:
+            assert (g[col].isna().to_numpy() == df[col].isna().to_numpy()).all(), (t, col)
+            same = g[col].astype(object).where(g[col].notna(), None).tolist()
+            want = df[col].astype(object).where(df[col].notna(), None).tolist()
+            assert same == want, (t, col)
+    events = V._gx_frame(state, "claim_events", typed["claim_events"])
+    assert isinstance(events["event_type"].dtype, pd.CategoricalDtype)      # judged by value
+    assert not isinstance(events["event_id"].dtype, pd.CategoricalDtype)    # ids stay strings
+    surveys = V._gx_frame(state, "surveys", typed["surveys"])
+    assert surveys["csat"].dtype == "float64" and "comment" not in surveys.columns
+
+
+def test_gx_patches_are_restored_after_validation():
+    from great_expectations.core.id_dict import IDDict
+    from great_expectations.execution_engine.pandas_execution_engine import PandasExecutionEngine
+    from great_expectations.expectations.expectation import Expectation
+
+    def current():
+        return (Expectation.__dict__["configuration"], IDDict.__dict__["to_id"],
+                PandasExecutionEngine.__dict__["_apply_row_condition_filter"])
+
+    before = current()
+    run(_many_faults())
+    assert all(a is b for a, b in zip(before, current()))
+
+
+def test_deferred_scipy_stats_still_works():
+    V._gx_state()
+    import scipy.stats
+
+    assert scipy.stats.norm.cdf(0.0) == 0.5
