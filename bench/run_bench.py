@@ -353,6 +353,15 @@ def derived(size: dict) -> dict:
         out["cli_full_minus_stages_s"] = round(by["cli_full"]["wall_s"] - by["stages_full"]["stage_total_s"], 2)
     if "sqlref" in by and "stages_full" in by:
         out["claimpulse_vs_sql_ratio"] = round(by["stages_full"]["stage_total_s"] / by["sqlref"]["stage_total_s"], 1)
+    # the targets: nightly <= 10% of full, validation <= 30% of a run
+    if "stages_nightly" in by and "stages_full" in by:
+        out["nightly_vs_full_stages"] = round(by["stages_nightly"]["stage_total_s"] / by["stages_full"]["stage_total_s"], 3)
+    if "cli_nightly" in by and "cli_full" in by:
+        out["nightly_vs_full_cli"] = round(by["cli_nightly"]["wall_s"] / by["cli_full"]["wall_s"], 3)
+    if "stages_full" in by:
+        st = by["stages_full"]["stages_s"]
+        out["validation_share_of_full"] = round((st.get("validate", 0) + st.get("validate_init", 0))
+                                                / by["stages_full"]["stage_total_s"], 3)
     if "extract_pandas" in by and "extract_fast" in by:
         out["extract_speedup"] = round(by["extract_pandas"]["stage_total_s"] / by["extract_fast"]["stage_total_s"], 1)
     if "stages_full_pandasread" in by and "stages_full" in by:
