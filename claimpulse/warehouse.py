@@ -14,7 +14,6 @@ import io
 import json
 import os
 import re
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -219,25 +218,29 @@ class Warehouse:
             return 0
         if self.dialect == "duckdb":
             raw = conn.connection.driver_connection
-            name = f"_cp_in_{uuid.uuid4().hex[:12]}"
-            raw.register(name, frame)
             try:
-                collist = ", ".join(quote_ident(c) for c in cols)
-                raw.execute(f"INSERT INTO {self.table(table)} ({collist}) SELECT {collist} FROM {name}")
+                # A relation over the frame, inserted by position in the table's own column
+                # order. Not register()+INSERT: inside an open transaction DuckDB keeps every
+                # registered view (and so its frame) alive until commit, and a chunked run's
+                # memory would grow with each chunk it writes.
+                physical = self._physical_columns(raw, table)
+                raw.from_df(frame.reindex(columns=physical)).insert_into(self.table(table))
             except duckdb.Error as exc:  # the raw connection bypasses SQLAlchemy's wrapping
                 raise WarehouseError(f"warehouse {self.describe()} rejected the write to {table}: "
                                      f"{_first_line(exc)}") from exc
-            finally:
-                try:
-                    raw.unregister(name)
-                except duckdb.Error:  # an aborted transaction refuses it; the error above counts
-                    pass
         elif self.dialect == "postgresql":
             self._copy_postgres(conn, table, frame)
         else:  # any other SQLAlchemy dialect: executemany, correct if not fast
             records = frame.astype(object).where(frame.notna(), None).to_dict("records")
             conn.execute(self.metadata.tables[f"{self.schema}.{table}"].insert(), records)
         return len(frame)
+
+    def _physical_columns(self, raw, table: str) -> list[str]:
+        """`table`'s columns in the warehouse's order (migrations append, so it can differ
+        from the dictionary's)."""
+        rows = raw.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+                           "AND table_name = ? ORDER BY ordinal_position", [self.schema, table]).fetchall()
+        return [r[0] for r in rows]
 
     def _copy_postgres(self, conn: sa.Connection, table: str, frame: pd.DataFrame) -> None:
         """COPY ... FROM STDIN (FORMAT csv), the CSV written by Arrow in batches.
