@@ -12,6 +12,7 @@ import decimal
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,8 @@ import sqlalchemy as sa
 
 from .dictionary import TABLES, columns, metadata
 from .extract import mask_url
+
+log = logging.getLogger(__name__)
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")  # :name, as sqlalchemy.text() finds it
@@ -116,12 +119,17 @@ class Warehouse:
         path = Path(db).expanduser().with_suffix(Path(db).suffix + ".lock")
         fh = open(path, "a+")
         deadline = time.monotonic() + timeout_s
+        waiting = False
         try:
             while True:
                 try:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
+                    if not waiting and timeout_s > 0:
+                        waiting = True
+                        log.info("warehouse %s is busy: waiting up to %.0f s for another run's lock",
+                                 self.describe(), timeout_s)
                     if time.monotonic() >= deadline:
                         fh.seek(0)
                         who = fh.read().strip() or "another process"

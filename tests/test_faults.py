@@ -885,15 +885,33 @@ def test_two_runs_on_one_warehouse(big_sources, warehouse_a, tmp_path, api_env):
     assert snap["pipeline_runs"]["status"].tolist() == ["succeeded", "succeeded"]
 
     # wait: with CLAIMPULSE_LOCK_TIMEOUT the later one waits for the other, then both succeed
+    # The test holds the lock while both start, so both must wait (however fast a run is),
+    # and then one waits for the other.
     wh2 = copy_db(wh_a, tmp_path / "wait.duckdb")
-    procs = run_pair(src_b, wh2, {**api_env, "CLAIMPULSE_LOCK_TIMEOUT": "600"})
+    import fcntl
+
+    with open(f"{wh2}.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        out_dir = tmp_path / "pair"
+        out_dir.mkdir()
+        waiting_env = {**api_env, "CLAIMPULSE_LOCK_TIMEOUT": "600"}
+        started = [start_cli("run", "--source", src_b, "--warehouse", f"duckdb:///{wh2}",
+                             env=waiting_env, out_dir=out_dir, name=n) for n in ("one", "two")]
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not all(
+                "waiting up to 600 s" in (out_dir / f"{n}.out").read_text() for n in ("one", "two")):
+            assert all(p.poll() is None for p in started), "a run ended while the lock was held"
+            time.sleep(0.2)
+        fcntl.flock(held, fcntl.LOCK_UN)
+    procs = [finish(p) for p in started]
     assert [p.returncode for p in procs] == [0, 0], [p.stderr for p in procs]
+    assert all("is busy: waiting up to 600 s" in p.stdout for p in procs)
     assert sorted("restated 0 date(s)" in p.stdout for p in procs) == [False, True]
     snap2 = snapshot(wh2)
     assert_no_duplicates(snap2)
     assert_runs_reconcile(snap2)
     runs = snap2["pipeline_runs"].sort_values("started_at").iloc[1:]
     assert runs["status"].tolist() == ["succeeded"] * 2
-    # they overlapped (both started before either finished): the lock made one wait
+    # they overlapped (both started before either finished): the lock serialised them
     assert runs["started_at"].max() < runs["finished_at"].min()
     assert_same_warehouse(result_tables(snap2), result_tables(snap), what="waited vs single")
