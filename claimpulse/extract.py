@@ -534,25 +534,34 @@ def _may_be_after(s: pd.Series, since: pd.Timestamp) -> pd.Series | None:
     return pd.Series(maybe.to_numpy(zero_copy_only=False), index=s.index)
 
 
-def isin_mask(series: pd.Series, values) -> np.ndarray:
-    """`series.isin(values)` as a bool array, nulls False. pandas' isin on Arrow-backed strings
-    builds its lookup set in a Python loop (seconds per million ids); Arrow's is_in does not."""
+def positions_in(values: pd.Series, keys: pd.Index | Iterable) -> np.ndarray:
+    """For each value, its position in `keys` (distinct, no nulls); -1 where null or absent.
+    pyarrow's index_in hashes the keys once in C (pandas' isin on pyarrow-backed strings
+    builds its lookup set in a Python loop)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    values = pd.Series(values, dtype="object" if not len(values) else None).dropna()
-    if len(series) == 0 or len(values) == 0:
-        return np.zeros(len(series), dtype=bool)
+    keys = pd.Index(keys)
+    if len(values) == 0 or len(keys) == 0:
+        return np.full(len(values), -1, dtype=np.int64)
     try:
-        arr = pa.array(series, from_pandas=True)
-        value_set = pa.array(values, from_pandas=True)
+        arr = pa.array(values, from_pandas=True)
+        value_set = pa.array(keys, from_pandas=True)
         if value_set.type != arr.type:
             value_set = value_set.cast(arr.type)
-        hit = pc.is_in(arr, value_set=value_set, skip_nulls=True)
-        return hit.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+        pos = pc.index_in(arr, value_set=value_set, skip_nulls=True)
+        return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     except (pa.ArrowException, TypeError, ValueError):
-        index = pd.Index(values.unique())
-        return (index.get_indexer(series) >= 0) & series.notna().to_numpy()
+        values = pd.Series(values)
+        pos = keys.get_indexer(values).astype(np.int64)
+        pos[values.isna().to_numpy()] = -1
+        return pos
+
+
+def isin_mask(series: pd.Series, values) -> np.ndarray:
+    """`series.isin(values)` as a bool array, nulls False (Arrow's is_in: see positions_in)."""
+    keys = pd.Series(values, dtype="object" if not len(values) else None).dropna().unique()
+    return positions_in(series, keys) >= 0
 
 
 def duplicated_keys(keys: pd.Series) -> pd.Index:

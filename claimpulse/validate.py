@@ -107,9 +107,8 @@ from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from claimpulse.extract import positions_in as _positions
 from claimpulse.schema import (
     ACTOR_ROLES,
     COMPLAINT_SOURCES,
@@ -667,27 +666,6 @@ def _as_utc(ts) -> pd.Timestamp:
 def _eq(series: pd.Series, value: str) -> np.ndarray:
     """`series == value` as a plain bool array, nulls False."""
     return (series == value).fillna(False).to_numpy(dtype=bool)
-
-
-def _positions(values: pd.Series, keys: pd.Index | Iterable) -> np.ndarray:
-    """For each value, its position in `keys` (distinct, no nulls); -1 where null or absent.
-    pyarrow's index_in hashes the keys once in C (pandas' isin on pyarrow-backed strings
-    builds its lookup set in a Python loop)."""
-    keys = pd.Index(keys)
-    if len(values) == 0 or len(keys) == 0:
-        return np.full(len(values), -1, dtype=np.int64)
-    try:
-        arr = pa.array(values, from_pandas=True)
-        value_set = pa.array(keys, from_pandas=True)
-        if value_set.type != arr.type:
-            value_set = value_set.cast(arr.type)
-        pos = pc.index_in(arr, value_set=value_set, skip_nulls=True)
-        return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    except (pa.ArrowException, TypeError, ValueError):
-        values = pd.Series(values)
-        pos = keys.get_indexer(values).astype(np.int64)
-        pos[values.isna().to_numpy()] = -1
-        return pos
 
 
 def _key_positions(gx_df: pd.DataFrame, df: pd.DataFrame, col: str,
