@@ -861,23 +861,34 @@ def assert_no_duplicates(snap: dict) -> None:
     assert snap["pipeline_state"]["source_table"].is_unique
 
 
-def run_pair(src: str, wh: Path, env: dict) -> list[subprocess.CompletedProcess]:
-    """Two `claimpulse run`s on one warehouse, started at the same moment."""
-    procs = run_many({n: ["run", "--source", src, "--warehouse", f"duckdb:///{wh}"] for n in ("one", "two")},
-                     env=env)
-    return list(procs.values())
-
-
 @pytest.mark.slow
 def test_two_runs_on_one_warehouse(big_sources, warehouse_a, tmp_path, api_env):
     """Two runs of the changed source B on a copy of warehouse A, started at once."""
     _, _, src_b = big_sources
     wh_a, _ = warehouse_a
-    # fail fast (the default): exactly one succeeds, the other says the warehouse is busy
+    # fail fast (the default): a run that finds the warehouse busy says so and writes nothing.
+    # Runs are fast enough to miss each other when merely started together, so the overlap is
+    # made certain: "one" waits (with a timeout) behind a lock the test holds, "two" comes
+    # while it is still held and fails fast, then the lock is let go and "one" finishes.
+    import fcntl
+
     wh = copy_db(wh_a, tmp_path / "busy.duckdb")
-    procs = run_pair(src_b, wh, api_env)
-    assert sorted(p.returncode == 0 for p in procs) == [False, True], [(p.returncode, p.stderr) for p in procs]
-    err = one_line_error(next(p for p in procs if p.returncode != 0))
+    out_dir = tmp_path / "busy"
+    out_dir.mkdir()
+    with open(f"{wh}.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        one = start_cli("run", "--source", src_b, "--warehouse", f"duckdb:///{wh}",
+                        env={**api_env, "CLAIMPULSE_LOCK_TIMEOUT": "600"}, out_dir=out_dir, name="one")
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and "waiting up to 600 s" not in (out_dir / "one.out").read_text():
+            assert one.poll() is None, "run one ended while the lock was held"
+            time.sleep(0.2)
+        two = finish(start_cli("run", "--source", src_b, "--warehouse", f"duckdb:///{wh}",
+                               env=api_env, out_dir=out_dir, name="two"))
+        fcntl.flock(held, fcntl.LOCK_UN)
+    procs = [finish(one), two]
+    assert [p.returncode == 0 for p in procs] == [True, False], [(p.returncode, p.stderr) for p in procs]
+    err = one_line_error(two)
     assert "is busy" in err and "another ClaimPulse run holds its lock" in err, err
     snap = snapshot(wh)
     assert_no_duplicates(snap)
