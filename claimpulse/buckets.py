@@ -132,7 +132,6 @@ class Buckets:
         self.root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=root))
         (self.root / OWNER_FILE).write_text(str(os.getpid()))
         self._parts = 0
-        self._keys: dict[str, list[pd.Series]] = {}
         self.dup_keys: dict[str, pd.Index] = {}
 
     def add(self, table: str, batch: pd.DataFrame, keep: pd.Series | None = None) -> None:
@@ -171,15 +170,12 @@ def spill(source, n_buckets: int, touched: pd.Index | None = None, read_null_cla
     buckets = Buckets(n_buckets)
     try:
         for t in SOURCE_TABLES.values():
-            buckets._keys[t.name] = []
             try:
-                _spill_table(buckets, source, t, touched, read_null_claims, batch_rows, fast=True)
+                ids = _spill_table(buckets, source, t, touched, read_null_claims, batch_rows, fast=True)
             except Exception:  # noqa: BLE001 - any doubt in the fast read: the pandas path is the reference
                 buckets.drop(t.name)
-                buckets._keys[t.name] = []
-                _spill_table(buckets, source, t, touched, read_null_claims, batch_rows, fast=False)
+                ids = _spill_table(buckets, source, t, touched, read_null_claims, batch_rows, fast=False)
             if touched is None:  # every id seen: those occurring twice anywhere, for all chunks
-                ids = buckets._keys.pop(t.name)
                 buckets.dup_keys[t.name] = duplicated_keys(
                     pd.concat(ids, ignore_index=True) if ids else pd.Series([], dtype="string"))
     except BaseException:
@@ -189,7 +185,9 @@ def spill(source, n_buckets: int, touched: pd.Index | None = None, read_null_cla
 
 
 def _spill_table(buckets: Buckets, source, t: SourceTable, touched: pd.Index | None,
-                 read_null_claims: bool, batch_rows: int, fast: bool) -> None:
+                 read_null_claims: bool, batch_rows: int, fast: bool) -> list[pd.Series]:
+    """Spill one table; returns its ids (normalized) when every row is kept, else []."""
+    ids: list[pd.Series] = []
     for batch in iter_batches(source, t, batch_rows, fast=fast):
         keep = None
         if touched is not None:
@@ -198,5 +196,6 @@ def _spill_table(buckets: Buckets, source, t: SourceTable, touched: pd.Index | N
             if read_null_claims:
                 keep |= claim.isna()
         if touched is None:
-            buckets._keys[t.name].append(_as_text(batch[t.key]))
+            ids.append(_as_text(batch[t.key]))
         buckets.add(t.name, batch, keep)
+    return ids
