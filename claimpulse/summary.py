@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .labels import label_with_unit
+
 HEADLINE = (
-    ("closed_claims", "Closed claims", "{:,.0f}"),
-    ("report_to_close_days_p50", "Report→close p50 (days)", "{:.2f}"),
-    ("report_to_close_days_p90", "Report→close p90 (days)", "{:.2f}"),
-    ("paid_rate", "Paid rate", "{:.1%}"),
-    ("denial_rate", "Denial rate", "{:.1%}"),
-    ("reopen_rate_30d", "Reopen rate (30 d)", "{:.1%}"),
-    ("customer_cost_per_claim_mean", "Customer cost per claim", "{:,.2f}"),
-    ("csat_mean", "CSAT mean", "{:.2f}"),
-    ("nps", "NPS", "{:.1f}"),
-    ("complaints_received", "Complaints", "{:,.0f}"),
+    ("closed_claims", label_with_unit("closed_claims"), "{:,.0f}"),
+    ("report_to_close_days_p50", label_with_unit("report_to_close_days_p50"), "{:.2f}"),
+    ("report_to_close_days_p90", label_with_unit("report_to_close_days_p90"), "{:.2f}"),
+    ("paid_rate", label_with_unit("paid_rate"), "{:.1%}"),
+    ("denial_rate", label_with_unit("denial_rate"), "{:.1%}"),
+    ("reopen_rate_30d", label_with_unit("reopen_rate_30d"), "{:.1%}"),
+    ("customer_cost_per_claim_mean", label_with_unit("customer_cost_per_claim_mean"), "{:,.2f}"),
+    ("csat_mean", label_with_unit("csat_mean"), "{:.2f}"),
+    ("nps", label_with_unit("nps"), "{:.1f}"),
+    ("complaints_received", label_with_unit("complaints_received"), "{:,.0f}"),
 )
 
 

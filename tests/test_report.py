@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from claimpulse.report import (
-    NO_DATA, ReportData, build_report, close_days_chart, cost_by_type_frame, cost_payout_frame,
-    fmt_value, load_report_data, nice_ticks, quarantine_chart, quarantine_reason_counts,
-    render_report_html,
+    NO_DATA, ReportData, ageing_bands, build_report, clock_attainment_chart, close_days_chart,
+    cost_by_type_frame, cost_payout_frame, docs_links, fmt_value, load_report_data, nice_ticks,
+    quarantine_chart, quarantine_reason_counts, render_report_html, weekly_clock_attainment,
 )
 from claimpulse.warehouse import Warehouse
 
@@ -80,7 +80,12 @@ def _facts() -> pd.DataFrame:
     return pd.DataFrame({
         "claim_id": ["c1", "c2", "c3", "c4"],
         "product_line": ["auto", "auto", "<b>home</b>", "auto"],
+        "team": ["A", "A", "B", None],
         "is_open": [False, False, False, True],
+        "reported_at": pd.to_datetime(["2024-02-20 08:00", "2024-02-21 09:00", "2024-02-21 10:00",
+                                       "2024-03-05 06:00"]).tz_localize("UTC"),
+        "closed_at": pd.to_datetime(["2024-03-01 08:00", "2024-03-02 08:00", "2024-03-05 08:00",
+                                     None]).tz_localize("UTC"),
         "closed_date": [DATES[0], DATES[1], DATES[3], None],
         "customer_cost_travel": [60.0, 120.0, None, 500.0],
         "customer_cost_evidence": [20.0, 0.0, 30.0, 500.0],
@@ -128,14 +133,21 @@ def _assert_self_contained(page: str) -> None:
 
 # --------------------------------------------------------------------------- page as text
 
-def test_report_is_self_contained_with_six_charts(report):
+# the six charts of the overview, the six of "backlog, volume and complaints"
+OLD_WAREHOUSE_CHARTS = 12
+
+
+def test_report_is_self_contained_with_its_charts(report):
     assert report.exists()
     page = report.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
     _assert_self_contained(page)
-    assert page.count("<svg") == 6
-    assert page.count("</svg>") == 6
-    assert NO_DATA not in page           # every chart has data here
+    assert page.count("<svg") == OLD_WAREHOUSE_CHARTS
+    assert page.count("</svg>") == OLD_WAREHOUSE_CHARTS
+    # every chart of the tables this warehouse has shows data; the newer sections say what is missing
+    assert 'class="empty"' not in page
+    assert "no service clocks yet (it lacks table daily_clock_attainment)" in page
+    assert "no customer groups yet (it lacks column fact_claim_service.customer_group)" in page
     assert "<title>Test &lt;report&gt;</title>" in page
 
 
@@ -192,20 +204,20 @@ def test_empty_warehouse_renders_no_data(tmp_path):
     out = build_report(w, tmp_path / "empty.html")
     page = out.read_text(encoding="utf-8")
     _assert_self_contained(page)
-    assert page.count("<svg") == 6
-    assert page.count(NO_DATA) >= 6
+    assert page.count("<svg") == OLD_WAREHOUSE_CHARTS
+    assert page.count(NO_DATA) >= OLD_WAREHOUSE_CHARTS
 
 
 def test_warehouse_without_tables_renders(tmp_path):
     w = Warehouse(f"duckdb:///{tmp_path}/new.duckdb", "claimpulse")   # never set up
     page = build_report(w, tmp_path / "new.html").read_text(encoding="utf-8")
-    assert page.count("<svg") == 6 and NO_DATA in page
+    assert page.count("<svg") == OLD_WAREHOUSE_CHARTS and NO_DATA in page
     assert "run the pipeline first" in page
 
 
 def test_render_empty_frames_directly():
     page = render_report_html(ReportData(), generated_at=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
-    assert page.count("<svg") == 6 and NO_DATA in page
+    assert page.count("<svg") == OLD_WAREHOUSE_CHARTS and NO_DATA in page
     assert "2024-01-01 00:00 UTC" in page
 
 
