@@ -759,13 +759,13 @@ def clock_attainment_chart(att: pd.DataFrame, titles: dict[str, str] | None = No
     return panels_svg(panels, label=label, kind="pct", y_ceil=1.0)
 
 
-def ageing_chart(open_ages: pd.DataFrame) -> str:
+def ageing_chart(open_ages: pd.DataFrame, width: int = HALF) -> str:
     label = "Open claims by age band"
     bands = ageing_bands(open_ages)
     if int(bands["claims"].sum()) == 0:
-        return no_data_svg(label, message=f"{NO_DATA}: no open claims")
+        return no_data_svg(label, width, message=f"{NO_DATA}: no open claims")
     return hbar_svg(bands["band"].tolist(), bands["claims"].to_numpy(), label=label, kind="count",
-                    colors=[PALETTE[1]] * len(bands), label_w=130)
+                    colors=[PALETTE[1]] * len(bands), label_w=120, width=width)
 
 
 def reported_volume_chart(reported: pd.DataFrame) -> str:

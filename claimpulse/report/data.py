@@ -182,9 +182,12 @@ def _read_fact_gaps(wh: Warehouse, conn, t: str, data: ReportData, timezone: str
         f"FROM {t} WHERE reported_at IS NOT NULL GROUP BY 1 ORDER BY 1"))
     dims = ["region", "channel"] + (["team"] if has_team else [])
     cost = "AVG(CAST(COALESCE(customer_cost_total, 0) AS DOUBLE PRECISION))"
+    # a null team is UNASSIGNED, as in daily_quality_metrics
+    value = {"team": "COALESCE(CAST(team AS VARCHAR(200)), 'UNASSIGNED')"}
     data.cost_by_dim = wh.read_sql(conn, " UNION ALL ".join(
-        f"SELECT '{d}' AS dimension, CAST({d} AS VARCHAR(200)) AS value, COUNT(*) AS claims, "
-        f"{cost} AS cost_mean FROM {t} WHERE closed_date IS NOT NULL GROUP BY {d}" for d in dims))
+        f"SELECT '{d}' AS dimension, {value.get(d, f'CAST({d} AS VARCHAR(200))')} AS value, "
+        f"COUNT(*) AS claims, {cost} AS cost_mean FROM {t} WHERE closed_date IS NOT NULL GROUP BY 2"
+        for d in dims))
 
 
 def _read_clocks(wh: Warehouse, conn, data: ReportData, with_watchlist: bool) -> None:
@@ -206,7 +209,8 @@ def _read_clocks(wh: Warehouse, conn, data: ReportData, with_watchlist: bool) ->
         f"SELECT clock_id, subject, subject_id, claim_id, {team} AS team, region, status, due_date, "
         f"days_to_due FROM {t} WHERE {urgent} "
         f"ORDER BY days_to_due, due_date, clock_id, claim_id LIMIT {WATCHLIST_ROWS}"))
-    data.watch_as_of = wh.read_sql(conn, f"SELECT MAX(as_of_date) AS d FROM {t}").iloc[0, 0]
+    as_of = wh.read_sql(conn, f"SELECT MAX(as_of_date) AS d FROM {t}").iloc[0, 0]
+    data.watch_as_of = None if as_of is None or pd.isna(as_of) else pd.Timestamp(as_of).date()
 
 
 def _read_quality(wh: Warehouse, conn, data: ReportData, has_alerts: bool) -> None:

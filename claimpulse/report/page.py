@@ -48,6 +48,11 @@ SCORECARD = ("closed_claims", "report_to_close_days_p50", "reopen_rate_30d", "co
              "re_request_rate", "first_time_right_rate", "csat_mean")
 GROUP_TABLE = ("closed_claims", "report_to_close_days_p50", "complaint_rate", "complaints", "csat_mean",
                "customer_cost_per_claim_mean")
+# short column headers of those tables (the full label is the header's title)
+SHORT = {"closed_claims": "closed", "report_to_close_days_p50": "close p50 (days)",
+         "reopen_rate_30d": "reopened ≤ 30 d", "complaint_rate": "complaint rate", "complaints": "complaints",
+         "re_request_rate": "asked twice+", "first_time_right_rate": "first time right",
+         "csat_mean": "CSAT (1–5)", "customer_cost_per_claim_mean": "cost per claim"}
 
 CSS = """
 :root{--fg:#1b1f24;--muted:#5b6470;--line:#d8dde3;--bg:#f6f7f9;--card:#fff}
@@ -99,10 +104,12 @@ section.part>h2{font-size:20px;margin:0 0 4px}
 section.part>p.meta{margin:0 0 12px}
 tr.alert td{background:#fdecea}
 tr.alert td:first-child{box-shadow:inset 4px 0 0 #D55E00;font-weight:650}
-.tag{display:inline-block;border-radius:4px;padding:0 6px;font-size:12px;font-weight:600}
+.tag{display:inline-block;white-space:nowrap;border-radius:4px;padding:0 6px;font-size:12px;font-weight:600}
 .tag.overdue,.tag.alert{background:#D55E00;color:#fff}
 .tag.soon{background:#fff0c2;color:#5c4200}
 .scroll{overflow-x:auto}
+th{font-size:12.5px;vertical-align:bottom}
+td:first-child{white-space:nowrap}
 .grid>.note{grid-column:1/-1;margin:0}
 h3{font-size:14px;margin:14px 0 6px}
 @media (max-width:700px){.grid{grid-template-columns:1fr}.cols{column-count:1}}
@@ -137,8 +144,18 @@ def _cells(frame: pd.DataFrame, col: str, kind: str | None) -> pd.Series:
     """The escaped <td> cells of one column (numbers formatted and right-aligned)."""
     if kind is None:
         return '<td>' + frame[col].astype("object").fillna("–").astype(str).map(esc) + "</td>"
+    if kind == "date":   # DuckDB hands DATE back as a timestamp
+        txt = pd.to_datetime(frame[col], errors="coerce").dt.strftime("%Y-%m-%d")
+        return "<td>" + txt.astype("object").fillna("–") + "</td>"
     return ('<td class="num">' + pd.to_numeric(frame[col], errors="coerce")
             .map(lambda v: esc(fmt_value(v, kind))) + "</td>")
+
+
+def _th(col: str, header: str, kind: str | None) -> str:
+    """A header cell; a metric's full label is its title (the header may be short)."""
+    num = ' class="num"' if kind not in (None, "date") else ""
+    title = f' title="{esc(metric_label(col))}"' if col in LABELS else ""
+    return f"<th{num}{title}>{esc(header)}</th>"
 
 
 def html_table(frame: pd.DataFrame, cols: Sequence[tuple[str, str, str | None]],
@@ -148,7 +165,7 @@ def html_table(frame: pd.DataFrame, cols: Sequence[tuple[str, str, str | None]],
 
     `first_html` replaces the first column's escaped text with ready HTML (a tag added).
     """
-    head = "".join(f'<th class="num">{esc(h)}</th>' if k else f"<th>{esc(h)}</th>" for _, h, k in cols)
+    head = "".join(_th(c, h, k) for c, h, k in cols)
     if frame is None or frame.empty:
         return f'<p class="meta">{esc(NO_DATA)}</p>'
     cells = [_cells(frame, c, k) for c, _, k in cols]
@@ -220,7 +237,7 @@ def watchlist_tables(counts: pd.DataFrame, rows: pd.DataFrame | None) -> str:
         clock = rows["clock_id"].astype(str).map(esc) + " " + tag
         top = ("<h3>Most urgent</h3>" + html_table(rows, [
             ("clock_id", "clock", None), ("claim_id", "claim", None), ("subject_id", "subject", None),
-            ("team", "team", None), ("status", "status", None), ("due_date", "due date", None),
+            ("team", "team", None), ("status", "status", None), ("due_date", "due date", "date"),
             ("days_to_due", "days to due", "count")], first_html=clock, table_id="watch-rows"))
     return (f"<p class=\"meta\">Clocks not stopped whose status is overdue or whose due date is at most "
             f"{DUE_SOON_DAYS} days away (negative days to due: overdue by that many days).</p>"
@@ -239,7 +256,7 @@ def groups_section(data: ReportData) -> str:
         g["group"] = g["customer_group"].map(CUSTOMER_GROUPS).fillna(g["customer_group"])
     cur = f" ({data.currency})" if data.currency else ""
     cols = [("group", "customer group", None)] + [
-        (c, metric_label(c) + (cur if metric_kind(c) == "money" else ""), metric_kind(c)) for c in GROUP_TABLE]
+        (c, SHORT[c] + (cur if metric_kind(c) == "money" else ""), metric_kind(c)) for c in GROUP_TABLE]
     table = f'<section class="card wide"><h2>Side by side</h2>{html_table(g, cols, table_id="groups")}</section>'
     charts = "".join(_figure(t, measure_bars(g, "group", c, label=f"{t} per customer group", width=HALF),
                              cap, wide=False) for c, t, cap in (
@@ -273,7 +290,7 @@ def scorecard_section(data: ReportData) -> str:
         row_class = pd.Series("", index=teams.index).where(~hit, "alert")
     else:
         first = row_class = None
-    cols = [("team", "team", None)] + [(c, metric_label(c), metric_kind(c)) for c in SCORECARD]
+    cols = [("team", "team", None)] + [(c, SHORT[c], metric_kind(c)) for c in SCORECARD]
     body = (f'<section class="card wide"><h2>Speed and quality per team</h2>'
             + html_table(teams, cols, row_class=row_class, first_html=first, table_id="scorecard")
             + "<p class=\"meta\">A highlighted team has a speed–quality alert from the last 28 days: its "
@@ -291,7 +308,7 @@ def alerts_table(alerts: pd.DataFrame | None) -> str:
     a = alerts.copy()
     a["measure_label"] = a["measure"].astype(str).map(metric_label)
     return html_table(a, [
-        ("window_end", "window end", None), ("dimension", "dimension", None), ("value", "team / product line", None),
+        ("window_end", "window end", "date"), ("dimension", "dimension", None), ("value", "team / product line", None),
         ("cycle_p50_before", "close p50 before (days)", "days"), ("cycle_p50_after", "after", "days"),
         ("measure_label", "quality measure", None), ("rate_before", "rate before", "pct"),
         ("rate_after", "after", "pct"), ("claims_before", "claims before", "count"),
