@@ -81,7 +81,7 @@ def label_with_unit(column: str) -> str:
     return f"{label(column)} ({unit})" if unit else label(column)
 
 
-# customer_group values (METRICS.md "Quality not traded for speed"), in reading order
+# customer_group values (docs/metrics.md), in reading order
 CUSTOMER_GROUPS: dict[str, str] = {
     "normal_payout": "Normal payout (paid, partial)",
     "non_disclosure": "Denied: non-disclosure",
