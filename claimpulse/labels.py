@@ -91,7 +91,7 @@ CUSTOMER_GROUPS: dict[str, str] = {
     "undecided": "Undecided",
 }
 
-# clock statuses (CLOCKS.md), most urgent first
+# clock statuses of the watchlist, most urgent first
 CLOCK_STATUSES: dict[str, str] = {
     "overdue": "overdue",
     "running": "running",

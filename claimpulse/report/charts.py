@@ -799,8 +799,10 @@ def measure_bars(frame: pd.DataFrame, key: str, column: str, *, label: str, kind
     if n_col in frame:
         vtxt = [f"{t} · n = {fmt_value(n, 'count')}" for t, n in zip(vtxt, frame[n_col])]
     tips = [f"{k}: {metric_label(column)} {t}" for k, t in zip(keys, vtxt)]
+    # capitals (UNASSIGNED) run wider than the mean glyph the default label width assumes
+    label_w = min(width * 0.45, 16 + max(len(k) for k in keys) * CHAR_PX * 1.15)
     return hbar_svg(keys, vals, label=label, kind=kind, value_labels=vtxt, tooltips=tips,
-                    colors=[color] * len(keys), width=width)
+                    colors=[color] * len(keys), width=width, label_w=label_w)
 
 
 def cost_by_dimension_chart(cost_by_dim: pd.DataFrame, dimension: str, currency: str = "",

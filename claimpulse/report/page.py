@@ -231,7 +231,7 @@ def watchlist_tables(counts: pd.DataFrame, rows: pd.DataFrame | None) -> str:
                           + [("total", "total", "count")], table_id="watch-teams")
     top = ""
     if rows is not None and not rows.empty:
-        overdue = rows["status"].astype(str).eq("overdue")
+        overdue = rows["status"].astype(str).eq("overdue") | (pd.to_numeric(rows["days_to_due"]) < 0)
         tag = pd.Series('<span class="tag soon">due soon</span>', index=rows.index).where(
             ~overdue, '<span class="tag overdue">overdue</span>')
         clock = rows["clock_id"].astype(str).map(esc) + " " + tag
