@@ -460,18 +460,18 @@ def upgraded(wh) -> Warehouse:
         for col in NEW_FACT_COLUMNS:
             raw.execute(f"ALTER TABLE {s}.fact_claim_service ADD COLUMN {col}")
         raw.execute(f"DELETE FROM {s}.fact_claim_service")
-        facts = _quality_facts()
+        raw.register("facts", _quality_facts())
         raw.execute(f"INSERT INTO {s}.fact_claim_service BY NAME SELECT * FROM facts")
         raw.execute(f"CREATE TABLE {s}.fact_claim_clock ({CLOCK_COLS})")
         raw.execute(f"CREATE TABLE {s}.clock_watchlist ({CLOCK_COLS})")
-        watch = _watchlist()
+        raw.register("watch", _watchlist())
         raw.execute(f"INSERT INTO {s}.clock_watchlist BY NAME SELECT * FROM watch")
         raw.execute(f"CREATE TABLE {s}.daily_clock_attainment (metric_date DATE, clock_id VARCHAR, "
                     "product_line VARCHAR, channel VARCHAR, region VARCHAR, stopped_clocks INTEGER, "
                     "met_clocks INTEGER, breached_clocks INTEGER, indeterminate_clocks INTEGER, "
                     "attainment_rate DOUBLE, elapsed_days_p50 DOUBLE, elapsed_days_p90 DOUBLE, "
                     "loaded_at TIMESTAMPTZ, run_id VARCHAR)")
-        att = _clock_attainment()
+        raw.register("att", _clock_attainment())
         raw.execute(f"INSERT INTO {s}.daily_clock_attainment BY NAME SELECT * FROM att")
         raw.execute(f"CREATE TABLE {s}.daily_quality_metrics (metric_date DATE, customer_group VARCHAR, "
                     "team VARCHAR, closed_claims INTEGER, report_to_close_days_p50 DOUBLE, "
@@ -479,7 +479,7 @@ def upgraded(wh) -> Warehouse:
         raw.execute(f"CREATE TABLE {s}.speed_quality_alerts (window_end DATE, dimension VARCHAR, value VARCHAR, "
                     "cycle_p50_before DOUBLE, cycle_p50_after DOUBLE, measure VARCHAR, rate_before DOUBLE, "
                     "rate_after DOUBLE, claims_before INTEGER, claims_after INTEGER, raised_at TIMESTAMPTZ)")
-        alerts = _alerts()
+        raw.register("alerts", _alerts())
         raw.execute(f"INSERT INTO {s}.speed_quality_alerts BY NAME SELECT * FROM alerts")
     return wh
 

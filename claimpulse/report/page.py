@@ -226,7 +226,7 @@ def watchlist_tables(counts: pd.DataFrame, rows: pd.DataFrame | None) -> str:
     statuses = [s for s in CLOCK_STATUSES if s in wide.columns] + sorted(set(wide.columns) - set(CLOCK_STATUSES))
     wide = wide[statuses]
     wide["total"] = wide.sum(axis=1)
-    wide = wide.sort_values(["total"], ascending=False).reset_index()
+    wide = wide.reset_index().sort_values(["total", "team"], ascending=[False, True])
     per_team = html_table(wide, [("team", "team", None)] + [(s, s, "count") for s in statuses]
                           + [("total", "total", "count")], table_id="watch-teams")
     top = ""
@@ -235,7 +235,7 @@ def watchlist_tables(counts: pd.DataFrame, rows: pd.DataFrame | None) -> str:
         tag = pd.Series('<span class="tag soon">due soon</span>', index=rows.index).where(
             ~overdue, '<span class="tag overdue">overdue</span>')
         clock = rows["clock_id"].astype(str).map(esc) + " " + tag
-        top = ("<h3>Most urgent</h3>" + html_table(rows, [
+        top = (f"<h3>Most urgent ({len(rows)} nearest to or furthest past their due date)</h3>" + html_table(rows, [
             ("clock_id", "clock", None), ("claim_id", "claim", None), ("subject_id", "subject", None),
             ("team", "team", None), ("status", "status", None), ("due_date", "due date", "date"),
             ("days_to_due", "days to due", "count")], first_html=clock, table_id="watch-rows"))
@@ -248,7 +248,8 @@ def groups_section(data: ReportData) -> str:
     """Per customer group: timeliness, complaints, CSAT and customer cost side by side."""
     title = "Customer groups"
     if data.groups is None:
-        return _section("groups", title, "", _missing("column fact_claim_service.customer_group", "customer groups"))
+        return _section("groups", title, "", _missing("column fact_claim_service.customer_group",
+                                                      "customer groups"))
     g = data.groups.copy()
     if not g.empty:
         order = {k: i for i, k in enumerate(CUSTOMER_GROUPS)}
@@ -279,7 +280,8 @@ def scorecard_section(data: ReportData) -> str:
     """Team scorecard: speed and quality in one table, teams with a standing alert highlighted."""
     title = "Team scorecard"
     if data.teams is None:
-        return _section("teams", title, "", _missing("column fact_claim_service.customer_group", "quality measures per team"))
+        return _section("teams", title, "", _missing("column fact_claim_service.customer_group",
+                                                     "quality measures per team"))
     teams = data.teams.copy()
     alerts = data.alerts if data.alerts is not None else pd.DataFrame(columns=["dimension", "value"])
     flagged = set(alerts.loc[alerts["dimension"] == "team", "value"].astype(str))
@@ -291,7 +293,7 @@ def scorecard_section(data: ReportData) -> str:
     else:
         first = row_class = None
     cols = [("team", "team", None)] + [(c, SHORT[c], metric_kind(c)) for c in SCORECARD]
-    body = (f'<section class="card wide"><h2>Speed and quality per team</h2>'
+    body = ('<section class="card wide"><h2>Speed and quality per team</h2>'
             + html_table(teams, cols, row_class=row_class, first_html=first, table_id="scorecard")
             + "<p class=\"meta\">A highlighted team has a speed–quality alert from the last 28 days: its "
             "median report-to-close time fell by 10% or more while a quality rate rose by 2 points or "
