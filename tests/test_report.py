@@ -107,9 +107,7 @@ def _quarantine() -> pd.DataFrame:
     })
 
 
-@pytest.fixture
-def wh(tmp_path) -> Warehouse:
-    w = Warehouse(f"duckdb:///{tmp_path}/w.duckdb", "claimpulse")
+def _fill(w: Warehouse) -> Warehouse:
     w.ensure_schema()
     with w.transaction() as conn:
         w.insert_frame(conn, "daily_service_metrics", _daily())
@@ -117,6 +115,11 @@ def wh(tmp_path) -> Warehouse:
         w.insert_frame(conn, "fact_claim_service", _facts())
         w.insert_frame(conn, "dq_quarantine", _quarantine())
     return w
+
+
+@pytest.fixture
+def wh(tmp_path) -> Warehouse:
+    return _fill(Warehouse(f"duckdb:///{tmp_path}/w.duckdb", "claimpulse"))
 
 
 @pytest.fixture
@@ -358,7 +361,7 @@ def test_report_in_headless_chromium(which, charts, request, tmp_path):
 # this fixture creates them with plain SQL in the schema, with the columns of the spec.
 
 AS_OF = pd.Timestamp("2024-03-05 12:00", tz="UTC")   # the latest close (c3) = the data's "now"
-NEW_FACT_COLUMNS = ("customer_group VARCHAR", "document_requests INTEGER", "ask_once_met BOOLEAN",
+NEW_FACT_COLUMNS = ("customer_group VARCHAR(40)", "document_requests INTEGER", "ask_once_met BOOLEAN",
                     "touches INTEGER", "handoffs INTEGER", "first_time_right BOOLEAN")
 
 
@@ -403,11 +406,13 @@ def _quality_facts() -> pd.DataFrame:
     })
 
 
-CLOCK_COLS = ("clock_id VARCHAR, subject VARCHAR, subject_id VARCHAR, claim_id VARCHAR, product_line VARCHAR, "
-              "channel VARCHAR, region VARCHAR, team VARCHAR, started_at TIMESTAMPTZ, stopped_at TIMESTAMPTZ, "
-              "start_date DATE, end_date DATE, due_date DATE, limit_n INTEGER, unit VARCHAR, "
-              "calendar VARCHAR, timezone VARCHAR, paused_days INTEGER, elapsed_days INTEGER, "
-              "days_to_due INTEGER, status VARCHAR, as_of_date DATE")
+# types both DuckDB and PostgreSQL read
+TEXT, FLOAT, TSTZ = "VARCHAR(200)", "DOUBLE PRECISION", "TIMESTAMP WITH TIME ZONE"
+CLOCK_COLS = (f"clock_id {TEXT}, subject {TEXT}, subject_id {TEXT}, claim_id {TEXT}, product_line {TEXT}, "
+              f"channel {TEXT}, region {TEXT}, team {TEXT}, started_at {TSTZ}, stopped_at {TSTZ}, "
+              f"start_date DATE, end_date DATE, due_date DATE, limit_n INTEGER, unit {TEXT}, "
+              f"calendar {TEXT}, timezone {TEXT}, paused_days INTEGER, elapsed_days INTEGER, "
+              f"days_to_due INTEGER, status {TEXT}, as_of_date DATE")
 
 
 def _watchlist() -> pd.DataFrame:
@@ -451,37 +456,41 @@ def _alerts() -> pd.DataFrame:
     })
 
 
+def _upgrade(wh: Warehouse) -> Warehouse:
+    """`wh` after the clocks and quality upgrades: tables made with plain SQL, rows by to_sql."""
+    s = wh.schema
+    new_tables = {
+        "fact_claim_clock": CLOCK_COLS,
+        "clock_watchlist": CLOCK_COLS,
+        "daily_clock_attainment": (
+            f"metric_date DATE, clock_id {TEXT}, product_line {TEXT}, channel {TEXT}, region {TEXT}, "
+            "stopped_clocks INTEGER, met_clocks INTEGER, breached_clocks INTEGER, indeterminate_clocks INTEGER, "
+            f"attainment_rate {FLOAT}, elapsed_days_p50 {FLOAT}, elapsed_days_p90 {FLOAT}, loaded_at {TSTZ}, "
+            f"run_id {TEXT}"),
+        "daily_quality_metrics": (
+            f"metric_date DATE, customer_group {TEXT}, team {TEXT}, closed_claims INTEGER, "
+            f"report_to_close_days_p50 {FLOAT}, complaint_rate {FLOAT}, loaded_at {TSTZ}, run_id {TEXT}"),
+        "speed_quality_alerts": (
+            f"window_end DATE, dimension {TEXT}, value {TEXT}, cycle_p50_before {FLOAT}, cycle_p50_after {FLOAT}, "
+            f"measure {TEXT}, rate_before {FLOAT}, rate_after {FLOAT}, claims_before INTEGER, "
+            f"claims_after INTEGER, raised_at {TSTZ}"),
+    }
+    rows = {"fact_claim_service": _quality_facts(), "clock_watchlist": _watchlist(),
+            "daily_clock_attainment": _clock_attainment(), "speed_quality_alerts": _alerts()}
+    with wh.transaction() as conn:
+        for col in NEW_FACT_COLUMNS:
+            conn.exec_driver_sql(f"ALTER TABLE {s}.fact_claim_service ADD COLUMN {col}")
+        conn.exec_driver_sql(f"DELETE FROM {s}.fact_claim_service")
+        for table, cols in new_tables.items():
+            conn.exec_driver_sql(f"CREATE TABLE {s}.{table} ({cols})")
+        for table, frame in rows.items():
+            frame.to_sql(table, conn, schema=s, if_exists="append", index=False)
+    return wh
+
+
 @pytest.fixture
 def upgraded(wh) -> Warehouse:
-    """The `wh` warehouse after the clocks and quality upgrades (tables made with plain SQL)."""
-    s = wh.schema
-    with wh.transaction() as conn:
-        raw = conn.connection.driver_connection   # DuckDB: frames are read by name
-        for col in NEW_FACT_COLUMNS:
-            raw.execute(f"ALTER TABLE {s}.fact_claim_service ADD COLUMN {col}")
-        raw.execute(f"DELETE FROM {s}.fact_claim_service")
-        raw.register("facts", _quality_facts())
-        raw.execute(f"INSERT INTO {s}.fact_claim_service BY NAME SELECT * FROM facts")
-        raw.execute(f"CREATE TABLE {s}.fact_claim_clock ({CLOCK_COLS})")
-        raw.execute(f"CREATE TABLE {s}.clock_watchlist ({CLOCK_COLS})")
-        raw.register("watch", _watchlist())
-        raw.execute(f"INSERT INTO {s}.clock_watchlist BY NAME SELECT * FROM watch")
-        raw.execute(f"CREATE TABLE {s}.daily_clock_attainment (metric_date DATE, clock_id VARCHAR, "
-                    "product_line VARCHAR, channel VARCHAR, region VARCHAR, stopped_clocks INTEGER, "
-                    "met_clocks INTEGER, breached_clocks INTEGER, indeterminate_clocks INTEGER, "
-                    "attainment_rate DOUBLE, elapsed_days_p50 DOUBLE, elapsed_days_p90 DOUBLE, "
-                    "loaded_at TIMESTAMPTZ, run_id VARCHAR)")
-        raw.register("att", _clock_attainment())
-        raw.execute(f"INSERT INTO {s}.daily_clock_attainment BY NAME SELECT * FROM att")
-        raw.execute(f"CREATE TABLE {s}.daily_quality_metrics (metric_date DATE, customer_group VARCHAR, "
-                    "team VARCHAR, closed_claims INTEGER, report_to_close_days_p50 DOUBLE, "
-                    "complaint_rate DOUBLE, loaded_at TIMESTAMPTZ, run_id VARCHAR)")
-        raw.execute(f"CREATE TABLE {s}.speed_quality_alerts (window_end DATE, dimension VARCHAR, value VARCHAR, "
-                    "cycle_p50_before DOUBLE, cycle_p50_after DOUBLE, measure VARCHAR, rate_before DOUBLE, "
-                    "rate_after DOUBLE, claims_before INTEGER, claims_after INTEGER, raised_at TIMESTAMPTZ)")
-        raw.register("alerts", _alerts())
-        raw.execute(f"INSERT INTO {s}.speed_quality_alerts BY NAME SELECT * FROM alerts")
-    return wh
+    return _upgrade(wh)
 
 
 @pytest.fixture
@@ -556,12 +565,20 @@ def test_customer_groups_side_by_side(upgraded_page):
     assert "latest 28 closed dates (2024-02-07 to 2024-03-05)" in upgraded_page
 
 
-def test_ageing_bands_count_open_claims(upgraded):
+def test_ageing_bands_count_open_claims(warehouse_target, tmp_path):
+    """On DuckDB and PostgreSQL alike (the new reads are plain SQL that runs on both)."""
+    upgraded = _upgrade(_fill(warehouse_target.warehouse()))
     data = load_report_data(upgraded)
     assert data.ages_as_of == AS_OF
     bands = ageing_bands(data.open_ages).set_index("band")["claims"].to_dict()
     assert bands == {"under 7 days": 2, "7–13 days": 1, "14–29 days": 1, "30–59 days": 0,
                      "60–89 days": 1, "90 days or more": 1}
+    # the rest of the new sections give the same page on both backends
+    page = build_report(upgraded, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert [r[1] for r in _table(page, "watch-rows")[1:]] == ["c4", "c6", "c7"]
+    assert _table(page, "groups")[2] == ["Denied: fraud", "1", "10.0", "100.0%", "2", "1.00", "170.00"]
+    assert re.findall(r'<tr class="alert"><td>(\w+)', page) == ["A"]
+    assert _table(page, "scorecard")[2] == ["B", "1", "6.0", "100.0%", "0.0%", "–", "0.0%", "4.00"]
 
 
 def test_gap_charts_numbers(upgraded, upgraded_page):
