@@ -204,7 +204,8 @@ def clocks_section(data: ReportData) -> str:
     figs = [_figure("Attainment per clock", clock_attainment_chart(data.clock_attainment, data.clock_titles),
                     "Share of the clocks that stopped in each week (Monday to Sunday, by the clock's end "
                     "date) within their limit: met ÷ (met + breached), all products, channels and regions; "
-                    "the panel title gives the clock id, its title and the rate over all weeks. "
+                    "the panel title gives the clock id, its title and the rate over all weeks; the "
+                    "latest week may not be complete yet. "
                     "Unit: % of stopped clocks.", fig_id="chart-clock-attainment")]
     if data.watch_counts is None:
         figs.append(_missing("table clock_watchlist", "clock watchlist"))
@@ -333,7 +334,7 @@ def gaps_section(data: ReportData, daily: pd.DataFrame) -> str:
                 "Unit: claims per day.", fig_id="chart-reported"),
         _figure("Complaints trend", complaints_trend_chart(daily),
                 "Complaints received per week (by received date), all claims, and those raised through "
-                "the regulator. Unit: complaints per week.", fig_id="chart-complaints"),
+                "the regulator; the latest week may not be complete yet. Unit: complaints per week.", fig_id="chart-complaints"),
     ]
     for dim in ("region", "channel", "team"):
         figs.append(_figure(f"Customer cost by {dim}", cost_by_dimension_chart(data.cost_by_dim, dim, data.currency),
