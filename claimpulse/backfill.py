@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import metrics
+from . import metrics, quality
 from .config import Settings
 from .extract import _as_text, _to_timestamp, check_columns
 from .pipeline import Outputs, RunPlan, _update_quarantine, read_keys_of
@@ -173,14 +173,16 @@ def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str) 
             wh.delete_in(conn, t, "metric_date", drel)
         wh.insert_frame(conn, "daily_service_metrics", res.daily.assign(**meta))
         wh.insert_frame(conn, "daily_standard_attainment", res.attainment.assign(**meta))
+        quality.recompute_quality_dates(wh, conn, [d], meta)
         wh.insert_frame(conn, "backfill_partitions", pd.DataFrame({
             "backfill_key": [key], "partition_date": [d], "run_id": [run_id], "committed_at": [now]}))
 
 
 def finish_backfill(wh: Warehouse, plan: RunPlan, key: str, quarantine: pd.DataFrame,
                     results: pd.DataFrame, counts: pd.DataFrame, reads, run: dict,
-                    dates: list[dt.date], written: dict[str, int]) -> None:
-    """Bookkeeping once every partition committed: quarantine, DQ results, the run row."""
+                    dates: list[dt.date], written: dict[str, int]) -> pd.DataFrame:
+    """Bookkeeping once every partition committed: quarantine, DQ results, the speed-quality
+    guard over the restated facts, the run row. Returns the alerts it raised."""
     from .pipeline import _write_run
 
     now = pd.Timestamp.now(tz="UTC")
@@ -191,7 +193,9 @@ def finish_backfill(wh: Warehouse, plan: RunPlan, key: str, quarantine: pd.DataF
                             results.assign(run_id=run["run_id"], validated_at=run["started_at"]))
         conn.exec_driver_sql(f"DELETE FROM {wh.table('backfill_partitions')} WHERE backfill_key = "
                              + ("?" if wh.dialect == "duckdb" else "%s"), (key,))
+        alerts = quality.evaluate_guard(wh, conn, now)
         _write_run(wh, conn, plan, run, counts, written, dates, now)
+    return alerts
 
 
 def to_partition_json(dates: list[dt.date]) -> str:
