@@ -369,3 +369,15 @@ def test_alert_event_names_the_resource_and_carries_the_numbers():
                              "measure": "reopen_rate_30d", "cycle_p50_before": 10.0,
                              "cycle_p50_after": 5.0, "rate_before": 0.0, "rate_after": 0.2,
                              "claims_before": 100, "claims_after": 100}
+
+
+def test_example_automation_is_a_valid_prefect_automation_on_the_alert_event():
+    import yaml
+    from prefect.events.schemas.automations import AutomationCore
+
+    from .conftest import REPO
+
+    spec = yaml.safe_load((REPO / "automations" / "speed-quality-alert.yaml").read_text())
+    automation = AutomationCore.model_validate(spec)
+    assert automation.trigger.expect == {quality.EVENT_NAME}
+    assert automation.actions[0].type == "send-notification"
