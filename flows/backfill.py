@@ -107,8 +107,8 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
         parts = bf.slice_partitions(outputs, settings, todo)
         written = compute_and_write.with_options(task_runner=_runner(workers, dask_address))(
             parts, settings, wh.url, bkey, run["run_id"])
-        alerts = bf.finish_backfill(wh, plan, bkey, outcome.quarantine, outcome.results, outcome.counts,
-                           reads, run, dates, written)
+        alerts = bf.finish_backfill(wh, plan, bkey, outcome.quarantine, outcome.results,
+                                    outcome.counts, reads, run, dates, written)
         # Read the warehouse back while still holding the lock: a run waiting for it must
         # not find the DuckDB file still open here ("Could not set lock on file").
         links = run_links(wh, settings, str(run["run_id"]), outcome.gx_results, logger)

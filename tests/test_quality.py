@@ -381,3 +381,31 @@ def test_example_automation_is_a_valid_prefect_automation_on_the_alert_event():
     automation = AutomationCore.model_validate(spec)
     assert automation.trigger.expect == {quality.EVENT_NAME}
     assert automation.actions[0].type == "send-notification"
+
+
+def test_overdue_clocks_counted_only_when_clock_tables_exist(tmp_path):
+    from claimpulse.warehouse import Warehouse
+
+    wh = Warehouse(f"duckdb:///{tmp_path}/w.duckdb", "claimpulse")
+    wh.ensure_schema()
+    assert quality.overdue_clocks(wh) is None
+    with wh.transaction() as conn:   # the shape branch clk2's table has for this purpose
+        conn.exec_driver_sql(f"CREATE TABLE {wh.table('fact_claim_clock')} (claim_id TEXT, status TEXT)")
+        conn.exec_driver_sql(f"INSERT INTO {wh.table('fact_claim_clock')} VALUES "
+                             "('A', 'overdue'), ('B', 'met'), ('C', 'overdue')")
+    assert quality.overdue_clocks(wh) == 2
+
+
+def test_run_summary_says_what_got_worse():
+    from claimpulse.summary import run_markdown
+
+    counts = pd.DataFrame(columns=["source_table", "rows_read", "rows_accepted", "rows_quarantined"])
+    quarantine = pd.DataFrame(columns=["source_table", "reasons"])
+    md = run_markdown({"flow": "nightly", "run_id": "r"}, counts, quarantine, [], {}, None, "full",
+                      worse={"new_alerts": 3, "overdue_clocks": None})
+    assert "## What got worse" in md
+    assert "- New speed-quality alerts (speed_quality_alerts): **3**" in md
+    assert "Overdue" not in md
+    md = run_markdown({"flow": "nightly", "run_id": "r"}, counts, quarantine, [], {}, None, "full",
+                      worse={"new_alerts": 0, "overdue_clocks": 12})
+    assert "**0**" in md and "- Overdue service clocks (fact_claim_clock): **12**" in md
