@@ -18,6 +18,11 @@ HEADLINE = (
     ("complaints_received", label_with_unit("complaints_received"), "{:,.0f}"),
 )
 
+WORSE_LABELS = {
+    "new_alerts": "New speed-quality alerts (speed_quality_alerts)",
+    "overdue_clocks": "Overdue service clocks (fact_claim_clock)",
+}
+
 
 def _fmt(value, spec: str) -> str:
     if value is None or pd.isna(value):
@@ -27,7 +32,8 @@ def _fmt(value, spec: str) -> str:
 
 def run_markdown(run: dict, counts: pd.DataFrame, quarantine: pd.DataFrame, dates: list,
                  changed: dict[str, int], headline: pd.Series | None, mode: str,
-                 warnings: list[str] | None = None, links: dict[str, str] | None = None) -> str:
+                 warnings: list[str] | None = None, links: dict[str, str] | None = None,
+                 worse: dict[str, int | None] | None = None) -> str:
     lines = [f"# ClaimPulse {run['flow']} run `{run['run_id']}`", "",
              f"Mode: **{mode}**. Dates restated: **{len(dates)}**"
              + (f" ({dates[0]} … {dates[-1]})" if dates else "") + ".", ""]
@@ -51,6 +57,9 @@ def run_markdown(run: dict, counts: pd.DataFrame, quarantine: pd.DataFrame, date
         lines += ["", f"## Headline metrics, {headline['metric_date']} (all claims)", "",
                   "| metric | value |", "|---|---:|"]
         lines += [f"| {label} | {_fmt(headline.get(col), spec)} |" for col, label, spec in HEADLINE]
+    if worse:  # "check often": what got worse, e.g. {"new_alerts": 2, "overdue_clocks": None}
+        lines += ["", "## What got worse", ""] + [
+            f"- {WORSE_LABELS.get(k, k)}: **{n:,}**" for k, n in worse.items() if n is not None]
     if warnings:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in warnings]
     if links:

@@ -22,7 +22,7 @@ from claimpulse.extract import open_source
 from claimpulse.pseudonym import pseudonym_key
 from claimpulse.summary import run_markdown
 from claimpulse.warehouse import Warehouse
-from flows.nightly import _run_id, headline_of, locked_run
+from flows.nightly import _run_id, headline_of, locked_run, worse_counts
 from tasks.compute import compute
 from tasks.extract import extract
 from tasks.publish import publish
@@ -107,14 +107,15 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
         parts = bf.slice_partitions(outputs, settings, todo)
         written = compute_and_write.with_options(task_runner=_runner(workers, dask_address))(
             parts, settings, wh.url, bkey, run["run_id"])
-        bf.finish_backfill(wh, plan, bkey, outcome.quarantine, outcome.results, outcome.counts,
-                           reads, run, dates, written)
+        alerts = bf.finish_backfill(wh, plan, bkey, outcome.quarantine, outcome.results,
+                                    outcome.counts, reads, run, dates, written)
         # Read the warehouse back while still holding the lock: a run waiting for it must
         # not find the DuckDB file still open here ("Could not set lock on file").
         links = run_links(wh, settings, str(run["run_id"]), outcome.gx_results, logger)
         headline = headline_of(wh, dates)
+        worse = worse_counts(wh, alerts)
     md = run_markdown(run, outcome.counts, outcome.quarantine, dates, {"backfill range": len(dates)},
-                      headline, f"backfill {bkey}", links=links)
+                      headline, f"backfill {bkey}", links=links, worse=worse)
     publish(md, "backfill")
     return {"run_id": run["run_id"], "mode": "backfill", "dates": [d.isoformat() for d in dates],
-            "computed": [d.isoformat() for d in todo], "written": written, "summary": md}
+            "computed": [d.isoformat() for d in todo], "written": written, "summary": md, **worse}
