@@ -76,7 +76,7 @@ def _local_day_where(us: np.ndarray, valid: np.ndarray, tz: str, fill: int) -> n
 def _cutoff_us(as_of: dt.date, tz: str) -> int:
     """First instant after the as-of date in `tz`: anything at or after it is ignored."""
     nxt = pd.Timestamp(as_of + dt.timedelta(days=1)).tz_localize(tz).tz_convert("UTC")
-    return int(nxt.as_unit("us").value)
+    return int(nxt.as_unit("ns").value) // 1000
 
 
 def _min_per_row(n: int, row: np.ndarray, values: np.ndarray) -> np.ndarray:
