@@ -4,10 +4,12 @@ Pure and vectorised. Timestamps are int64 UTC microseconds, local dates int64 da
 1970-01-01 in the clock's own timezone. Per clock (a handful) and per pause index (a few)
 there is a loop; over claims there is none:
 
-- events are sorted once by (claim, occurred_at, event_id as text);
-- the start is the claim's first event of a type (first rows per claim in the sorted
-  order), the stop the first listed event at or after it, pauses a small state machine
-  solved by collapsing runs of the same token;
+- events become arrays once (claim position, UTC microseconds, type code), keeping only
+  the types some clock uses; nothing is sorted globally;
+- the start is the claim's first event of a type (a per-claim minimum), the stop the
+  earliest listed event at or after it; pauses, the only place order matters, sort just the
+  pause events by (claim, time, event_id as text) and solve the open/close state machine by
+  collapsing runs of the same token;
 - counting uses each calendar's cumulative count array C over days: counted days in
   (start, D] are C[D] - C[start] minus each pause's share, and the due date is a
   searchsorted on C for the target shifted by the pauses met on the way.
