@@ -8,7 +8,7 @@ rows read = rows accepted + rows quarantined (checked, not assumed).
 
 How it works
 ------------
-1. Row rules run as one GX ExpectationSuite per table (``expectations/<table>.json``; every
+1. Row rules run as one GX ExpectationSuite per table (``expectations/suites/<table>.json``; every
    expectation's ``meta.reason`` is its reason code). Configurable values are suite
    parameters: ``product_lines``, ``channels``, ``currency`` (one-element list) and
    ``max_occurred_at`` (run time + 1 hour). Conditional rules use GX ``row_condition``
@@ -16,8 +16,7 @@ How it works
    failing rows of an expectation are GX's ``unexpected_index_list`` (GX is given the frame
    with a positional index; positions are mapped back to the caller's index labels).
    GX sees the same rows and values in a cheaper form (only the columns the suite reads,
-   value-set text as categoricals, nullable integers as float64; see ``_gx_frame``) and
-   skips planning work it repeats within a validation (see ``_reuse_gx_work``).
+   value-set text as categoricals, nullable integers as float64; see ``_gx_frame``).
 2. Cast failures reported by extraction (``coercion_failures``, codes like
    ``reported_at_invalid``) join the row's reasons; the null they left in the typed cell does
    not additionally count as ``<col>_missing`` (nor, for a cost's amount, as
@@ -86,9 +85,16 @@ because the value is null (for not-null/null expectations nulls are what is judg
 skipped); for cross-table rules the rows the rule applies to. ``unexpected_rows`` is the number
 of rows that broke it.
 
-GX runs quietly (no analytics, no progress bars) on one ephemeral context built once per
-process (GX is imported with scipy.stats deferred, see ``_import_gx``); validation is
-serialized by a lock because GX execution engines keep the active batch as shared state.
+GX is run the way its users run it, through its public API only: a File Data Context kept in
+the repository (``expectations/``: ``great_expectations.yml``, ``suites/``,
+``validation_definitions/``, ``checkpoints/``; ``expectations/make_project.py`` rebuilds all but
+the suites), opened once per process. A run with a run name validates each table through the
+table's checkpoint, whose UpdateDataDocsAction adds the result to the Data Docs
+(claimpulse.datadocs); otherwise the table's batch is validated with the same suite and result
+format and nothing is stored. One validation per table per chunk: GX's cost per validation
+is mostly fixed (planning ~50 metrics), so fewer, larger batches keep it small. GX runs quietly
+(no analytics, no progress bars: both set in great_expectations.yml); validation is serialized
+by a lock because GX execution engines keep the active batch as shared state.
 """
 from __future__ import annotations
 
@@ -321,6 +327,7 @@ class _GxState:
     # table -> the columns GX reads (None: all) / the text columns it compares by value
     columns: dict[str, list[str] | None] = field(default_factory=dict)
     by_value: dict[str, set[str]] = field(default_factory=dict)
+    pruned: set[str] = field(default_factory=set)  # run names whose Data Docs were pruned for
 
 
 def _suite_columns(suite) -> tuple[list[str] | None, set[str]]:
@@ -522,6 +529,13 @@ def validate_sources(
     invalid_cols: dict[str, dict[str, np.ndarray]] = {}
     gx_results: dict[str, Any] = {}
     run_id = _gx_run_id(run_name)
+    if run_id is not None and run_id.run_name not in state.pruned:
+        # Once per run: keep the Data Docs of the newest runs only (claimpulse.datadocs).
+        from claimpulse.datadocs import keep_runs, prune_runs
+
+        with _VALIDATE_LOCK:
+            prune_runs(state.context.validation_results_store, keep_runs(), run_id.run_name)
+        state.pruned.add(run_id.run_name)
     for t in TABLE_ORDER:
         results.extend(_run_suite(t, gx_frames[t], params, reasons[t], partition, gx_results,
                                   run_id))
@@ -747,8 +761,9 @@ def _run_suite(table: str, gx_df: pd.DataFrame, params: dict, reasons: _Reasons,
     go to `reasons`; returns the dq_validation_results rows in suite order.
 
     With a `run_id` (a GX RunIdentifier) the table's checkpoint runs: validation, then its
-    UpdateDataDocsAction adds the result to the Data Docs. Without one only the validation
-    definition runs (tests, benchmarks, CLAIMPULSE_DATA_DOCS=0), with the same result format."""
+    UpdateDataDocsAction adds the result to the Data Docs. Without one the table's batch is
+    validated with the same suite and result format and nothing is stored (tests, benchmarks,
+    CLAIMPULSE_DATA_DOCS=0)."""
     state = _gx_state()
     suite = state.suites[table]
     checkpoint = state.checkpoints[table]
@@ -758,10 +773,10 @@ def _run_suite(table: str, gx_df: pd.DataFrame, params: dict, reasons: _Reasons,
             run = checkpoint.run(batch_parameters=batch, expectation_parameters=params,
                                  run_id=run_id)
             (outcome,) = run.run_results.values()
-        else:
-            outcome = state.definitions[table].run(
-                batch_parameters=batch, expectation_parameters=params,
-                result_format=checkpoint.result_format)
+        else:  # Batch.validate stores nothing: no Data Docs, no files
+            outcome = state.definitions[table].batch_definition.get_batch(
+                batch_parameters=batch).validate(suite, expectation_parameters=params,
+                                                 result_format=checkpoint.result_format)
     rows: list[tuple[int, dict[str, Any]]] = []
     order = state.order[table]
     for er in outcome.results:
