@@ -48,7 +48,8 @@ code                               meaning
                                    ``evidence_fee``
 ``currency_missing``               claims: currency null; customer_costs: currency null
                                    while amount is set
-``<col>_not_allowed``              value outside its allowed set: claims.product_line
+``<col>_not_allowed``              value outside its allowed set (claims.region: ``ALL``;
+                                   claims.team: ``ALL`` or ``UNASSIGNED``): claims.product_line
                                    (config ``product_lines``), channel (config ``channels``),
                                    complexity, outcome, denial_reason, currency (config
                                    ``currency``); claim_events.event_type, actor_role;
@@ -201,6 +202,7 @@ def _reason_codes() -> dict[str, str]:
         "product_line": "claims.product_line not in the configured product_lines",
         "channel": "claims.channel not in the configured channels",
         "region": "claims.region is 'ALL', the marker of a rolled-up dimension in the daily tables",
+        "team": "claims.team is 'ALL' or 'UNASSIGNED', markers of rolled-up or unassigned work",
         "complexity": f"claims.complexity not one of {', '.join(COMPLEXITIES)}",
         "outcome": f"claims.outcome not one of {', '.join(OUTCOMES)}",
         "denial_reason": f"claims.denial_reason not one of {', '.join(DENIAL_REASONS)}",

@@ -782,7 +782,13 @@ def test_quarantine_results_and_counts_identical_to_the_recorded_previous_implem
     got = json.loads(json.dumps(compute()))
     assert len(expected["many_faults"]["quarantine"]) == 25
     assert len(expected["demo_3000"]["quarantine"]) == 89
+    # One rule was added since (branch qual's team_not_allowed): its result row is the only new
+    # one, and none of these rows breaks it.
+    team = "expect_column_values_to_not_be_in_set(team)"
     for name in ("many_faults", "demo_3000"):
+        new_rows = [r for r in got[name]["results"] if r[2] == team]
+        assert [r[3:] for r in new_rows] == [["True", r[4], "0"] for r in new_rows] and len(new_rows) == 1
+        got[name]["results"] = [r for r in got[name]["results"] if r[2] != team]
         for part in ("quarantine", "row_data_sha256", "results", "counts"):
             assert got[name][part] == expected[name][part], (name, part)
 
@@ -827,6 +833,32 @@ def test_gx_frame_keeps_rows_values_and_nulls():
     assert not isinstance(events["event_id"].dtype, pd.CategoricalDtype)    # ids stay strings
     surveys = V._gx_frame(state, "surveys", typed["surveys"])
     assert surveys["csat"].dtype == "float64" and "comment" not in surveys.columns
+
+
+@pytest.mark.parametrize("team", ["ALL", "UNASSIGNED"])
+def test_team_marker_values_are_quarantined(team):
+    out = run(with_change("claims", 0, team=team))
+    assert reasons_by_row(out, "claims") == {label("claims", 0): {"team_not_allowed"}}
+    # its events, surveys, complaints and costs wait for it
+    assert set(out.quarantine["source_table"]) == set(TABLE_ORDER)
+
+
+def test_other_and_null_teams_pass():
+    assert run(with_change("claims", 0, team="ALL-T1")).quarantine.empty
+    assert run(with_change("claims", 0, team=None)).quarantine.empty
+
+
+@pytest.mark.parametrize("event_type", ["acknowledged", "settlement_agreed", "denial_notice_sent",
+                                        "advance_paid"])
+def test_optional_event_types_are_allowed(event_type):
+    typed = with_rows("claim_events", {**GOOD_ROWS["claim_events"][0], "event_id": "E99",
+                                       "event_type": event_type})
+    out = run(typed)
+    assert out.quarantine.empty
+    assert len(out.accepted["claim_events"]) == len(GOOD_ROWS["claim_events"]) + 1
+    bad = run(with_rows("claim_events", {**GOOD_ROWS["claim_events"][0], "event_id": "E99",
+                                         "event_type": "acknowledge"}))
+    assert set(bad.quarantine["reasons"]) == {"event_type_not_allowed"}
 
 
 # ---------------------------------------------------------------------------------------------
