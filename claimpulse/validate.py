@@ -384,9 +384,11 @@ _VALIDATE_LOCK = threading.Lock()
 def _gx_state() -> _GxState:
     """The GX project, opened once per process and Data Docs folder (the folder is a config
     variable of the project, fixed when it is opened)."""
-    from claimpulse.datadocs import docs_dir
+    from claimpulse.datadocs import docs_dir, docs_enabled
 
-    key = str(docs_dir().resolve())
+    # Opening the project creates the results store's folder: with Data Docs off, that is a
+    # scratch folder of this process (removed at exit), never the docs folder.
+    key = str(docs_dir().resolve()) if docs_enabled() else _scratch_dir()
     state = _STATES.get(key)
     if state is None:
         with _STATE_LOCK:
@@ -394,6 +396,17 @@ def _gx_state() -> _GxState:
             if state is None:
                 state = _STATES[key] = _build_state(key)
     return state
+
+
+_SCRATCH: list[Any] = []
+
+
+def _scratch_dir() -> str:
+    if not _SCRATCH:
+        import tempfile
+
+        _SCRATCH.append(tempfile.TemporaryDirectory(prefix="claimpulse-gx-"))
+    return _SCRATCH[0].name
 
 
 def _build_state(docs_folder: str) -> _GxState:
