@@ -102,7 +102,7 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
         plan = plan_backfill(source, settings, start, end)
         logger.info("backfill %s: %d claim(s) can touch the range", bkey, len(plan.touched))
         reads = extract(source, settings, plan)
-        outcome = validate(reads, settings, run["started_at"], bkey)
+        outcome = validate(reads, settings, run["started_at"], bkey, run_name=str(run["run_id"]))
         outputs = compute(outcome.accepted, settings, key)
         parts = bf.slice_partitions(outputs, settings, todo)
         written = compute_and_write.with_options(task_runner=_runner(workers, dask_address))(

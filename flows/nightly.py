@@ -116,7 +116,8 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
                 state = begin_load(wh, conn, plan, run)
                 for i in range(chunks.n):
                     reads = read_chunk(chunks, i)
-                    outcome = validate(reads, settings, run["started_at"], plan.mode)
+                    outcome = validate(reads, settings, run["started_at"], plan.mode,
+                                       run_name=str(run["run_id"]))
                     gx_parts.append(outcome.gx_results)
                     outputs = compute(outcome.accepted, settings, key)
                     write_chunk(wh, conn, state, outputs, outcome, reads)
