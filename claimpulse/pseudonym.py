@@ -35,7 +35,7 @@ def pseudonym_key(allow_demo: bool = False) -> bytes:
         return DEMO_KEY
     raise MissingSecretError(
         f"{ENV_VAR} is not set: it keys the hash that replaces customer_id in the warehouse. "
-        f"Set it (or a Prefect Secret block named 'claimpulse-pseudonym-key') and rerun.")
+        f"Set it, always to the same value, and rerun.")
 
 
 def _pads(key: bytes) -> tuple[bytes, bytes]:
