@@ -102,20 +102,21 @@ def main_options(
     """ClaimPulse: insurance claim service-quality metrics, every night."""
 
 
-@app.command("demo-data")
+@app.command("demo-data", short_help="Write a synthetic demo claims system.")
 def demo_data(
-    source: str = typer.Option(None, "--source", metavar="URL",
-                               help="SQLAlchemy URL to write [default: sqlite:///data/claims_demo.sqlite]"),
+    source: str = typer.Option(None, "--source", metavar="URL", help=(
+        "SQLAlchemy URL to write [default: $CLAIMPULSE_SOURCE_URL, else the demo SQLite file "
+        "sqlite:///data/claims_demo.sqlite]")),
     claims: int = typer.Option(20_000, "--claims", min=1, metavar="N", help="Number of claims"),
     days: int = typer.Option(180, "--days", min=1, metavar="D", help="Days of history"),
     seed: int = typer.Option(7, "--seed", metavar="S", help="Random seed (same seed, same data)"),
 ) -> None:
     """Write a realistic synthetic claims system (the five source tables)."""
     from claimpulse import demo
-    from claimpulse.config import DEMO_SOURCE_URL
+    from claimpulse.config import resolve_source
     from claimpulse.extract import mask_url
 
-    url = source or DEMO_SOURCE_URL
+    url = resolve_source(source)[0]
     try:
         counts = demo.write_demo(url, n_claims=claims, days=days, seed=seed)
     except Exception as exc:  # noqa: BLE001 - one line for the operator
@@ -124,7 +125,7 @@ def demo_data(
                + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
 
 
-@app.command("run")
+@app.command("run", short_help="The nightly job: process what changed.")
 def run(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = ConfigOpt,
         as_of: str = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help=(
             "Local date running service clocks are judged on [default: today in the business "
@@ -146,7 +147,7 @@ def run(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = Co
                + ", ".join(f"{t} {n:,}" for t, n in result["written"].items()) + _closing(result))
 
 
-@app.command("backfill")
+@app.command("backfill", short_help="Recompute the dates START..END (resumable).")
 def backfill(
     start: str = typer.Option(..., "--start", metavar="YYYY-MM-DD", help="First local date"),
     end: str = typer.Option(..., "--end", metavar="YYYY-MM-DD", help="Last local date (inclusive)"),
@@ -175,7 +176,7 @@ def backfill(
                + _closing(result))
 
 
-@app.command("report")
+@app.command("report", short_help="Write the HTML report from the warehouse.")
 def report(
     warehouse: str = WarehouseOpt, config: str = ConfigOpt,
     out: Path = typer.Option(Path("data/report.html"), "--out", metavar="FILE", help="HTML file to write"),
@@ -184,16 +185,18 @@ def report(
     try:
         from claimpulse.config import load_config
         from claimpulse.preflight import open_existing
-        from claimpulse.report import build_report
 
         settings = load_config(config)
-        path = build_report(open_existing(warehouse, settings.schema), out, currency=settings.currency)
+        wh = open_existing(warehouse, settings.schema)  # before the report's heavy imports
+        from claimpulse.report import build_report
+
+        path = build_report(wh, out, currency=settings.currency)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     typer.echo(f"wrote {path}")
 
 
-@app.command("status")
+@app.command("status", short_help="The last runs, their status and counts.")
 def status(
     warehouse: str = WarehouseOpt, config: str = ConfigOpt,
     limit: int = typer.Option(10, "--limit", min=1, metavar="N", help="How many runs, newest first"),
@@ -214,7 +217,7 @@ def status(
     typer.echo(format_status(runs))
 
 
-@app.command("quarantine")
+@app.command("quarantine", short_help="List or export held (quarantined) rows.")
 def quarantine(
     warehouse: str = WarehouseOpt, config: str = ConfigOpt,
     table: str = typer.Option(None, "--table", metavar="T", help="Only rows of this source table"),
@@ -247,7 +250,7 @@ def quarantine(
         typer.echo(format_held(rows, limit))
 
 
-@app.command("check")
+@app.command("check", short_help="Check config, source, warehouse and key.")
 def check(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = ConfigOpt) -> None:
     """Check config, source, warehouse and key fingerprint; runs nothing."""
     from claimpulse.checks import run_checks
@@ -259,7 +262,7 @@ def check(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = 
         _fail(f"check failed: {', '.join(failed)}")
 
 
-@app.command("grant-reader")
+@app.command("grant-reader", short_help="PostgreSQL: a read-only BI role.")
 def grant_reader(
     role: str = typer.Argument(..., metavar="ROLE", help="Role to create or update (a plain SQL identifier)"),
     warehouse: str = WarehouseOpt, config: str = ConfigOpt,
@@ -284,7 +287,7 @@ def grant_reader(
                f"nothing else")
 
 
-@app.command("data-dictionary")
+@app.command("data-dictionary", short_help="Write the data dictionary as markdown.")
 def data_dictionary(out: Path = typer.Option(Path("docs/data-dictionary.md"), "--out", metavar="FILE",
                                              help="Markdown file to write")) -> None:
     """Render the warehouse data dictionary as markdown."""

@@ -69,15 +69,15 @@ def warehouse_present(url: str, schema: str) -> bool:
 def open_existing(url: str | None, schema: str) -> Warehouse:
     """The warehouse for commands that only read it (report, status, quarantine): a missing
     one is an error, and no file or folder is created looking for it."""
-    import sqlalchemy as sa
-
-    from .warehouse import Warehouse, WarehouseError
-
     url = resolve_warehouse(url)
     path = duckdb_file(url)
     if path is not None and not path.is_file():
         raise WarehouseMissing(f"warehouse {url} does not exist (no file {path}): check --warehouse "
                                f"/ $CLAIMPULSE_WAREHOUSE_URL, or run `claimpulse run` to build it")
+    import sqlalchemy as sa
+
+    from .warehouse import Warehouse, WarehouseError
+
     wh = Warehouse(url, schema)
     try:
         present = wh.exists()

@@ -161,7 +161,7 @@ def test_closing_line_gives_quarantined_rows_and_the_report_and_docs_paths(demo_
     runs = q(wh, "SELECT * FROM claimpulse.pipeline_runs ORDER BY started_at LIMIT 1")
     quarantined = sum(int(runs[f"{t}_quarantined"][0]) for t in
                       ("claims", "claim_events", "surveys", "complaints", "customer_costs"))
-    last = run.stdout.strip().splitlines()[-1]
+    last = [line for line in run.stdout.splitlines() if line.startswith("run ")][-1]
     assert f"; quarantined {quarantined:,} row(s)" in last
     report = re.search(r"; Report (\S+)", last).group(1)
     docs = re.search(r"; Data Docs (\S+)", last).group(1)
