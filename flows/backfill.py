@@ -100,7 +100,7 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
         logger.info("backfill %s: %d claim(s) can touch the range", bkey, len(plan.touched))
         if not len(plan.touched):
             warnings.append(f"no source data in {bkey}: no claim was reported, closed, surveyed "
-                            f"or complained about in the range; nothing was restated")
+                            f"or complained about in the range")
             logger.warning(warnings[-1])
         reads = extract(source, settings, plan)
         outcome = validate(reads, settings, run["started_at"], bkey)

@@ -36,7 +36,9 @@ def demo_run(tmp_path_factory):
     wh = d / "warehouse.duckdb"
     out = cli("demo-data", "--source", src, "--claims", "3000", "--days", "60", "--seed", "11")
     assert "claims 3,000" in out.stdout
-    run = cli("run", "--source", src, "--warehouse", f"duckdb:///{wh}")
+    # (module scope: the autouse fixture that keeps outputs out of data/ has not run yet)
+    run = cli("run", "--source", src, "--warehouse", f"duckdb:///{wh}",
+              env={"CLAIMPULSE_DOCS_DIR": str(d / "docs"), "CLAIMPULSE_REPORT_PATH": str(d / "report.html")})
     return d, src, wh, run
 
 
@@ -163,9 +165,11 @@ def test_closing_line_gives_quarantined_rows_and_the_report_and_docs_paths(demo_
                       ("claims", "claim_events", "surveys", "complaints", "customer_costs"))
     last = [line for line in run.stdout.splitlines() if line.startswith("run ")][-1]
     assert f"; quarantined {quarantined:,} row(s)" in last
-    report = re.search(r"; Report (\S+)", last).group(1)
-    docs = re.search(r"; Data Docs (\S+)", last).group(1)
-    assert Path(report).is_file() and Path(docs).is_file() and docs.endswith("index.html")
+    d = demo_run[0]
+    report = re.search(r"; Report ([^;\s]+)", last).group(1)
+    docs = re.search(r"; Data Docs ([^;\s]+)", last).group(1)
+    assert report == str(d / "report.html") and Path(report).is_file()
+    assert docs.startswith(str(d / "docs")) and docs.endswith("index.html") and Path(docs).is_file()
 
 
 def test_finished_at_is_when_the_load_ended(demo_run):
@@ -192,9 +196,14 @@ def test_status_and_quarantine_commands(demo_run, tmp_path):
     assert len(rows) == held > 0
     keys = set().union(*(json.loads(r).keys() for r in rows["row_data"].dropna()))
     assert "customer_id" not in keys and "comment" not in keys and "claimed_amount" in keys
-    p = cli("quarantine", "--warehouse", f"duckdb:///{wh}", "--table", "claims", "--reason", "claim_id_not_unique")
-    assert p.stdout.splitlines()[0].endswith("held row(s)") or "first 50 shown" in p.stdout
-    assert all(" claim_id_not_unique" in x or ";claim_id_not_unique" in x for x in p.stdout.splitlines()[1:])
+    codes = q(wh, "SELECT reasons FROM claimpulse.dq_quarantine WHERE released_at IS NULL "
+                  "AND source_table = 'claims'")["reasons"].str.split(";").explode()
+    code = codes.value_counts().index[0]
+    p = cli("quarantine", "--warehouse", f"duckdb:///{wh}", "--table", "claims", "--reason", code,
+            "--limit", "1000")
+    lines = p.stdout.splitlines()
+    assert lines[0] == f"{int((codes == code).sum()):,} held row(s)"
+    assert all(x.startswith("claims  ") and code in x.split("  ")[3].split(";") for x in lines[1:])
 
 
 def test_make_clean_removes_everything_make_run_made(tmp_path):
