@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 WAREHOUSE ?= data/warehouse.duckdb
 DEMO_SOURCE ?= data/claims_demo.sqlite
+DEMO_CLAIMS ?= 20000
+REPORT ?= data/report.html
+DOCS ?= data/docs
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
@@ -22,12 +25,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 $(DEMO_SOURCE): | $(STAMP)
-	$(BIN)/claimpulse demo-data --source sqlite:///$(DEMO_SOURCE)
+	$(BIN)/claimpulse demo-data --source sqlite:///$(DEMO_SOURCE) --claims $(DEMO_CLAIMS)
 
 demo: $(DEMO_SOURCE)
 
+# The demo source runs on the built-in demo key (no key needed here); any other source
+# needs CLAIMPULSE_PSEUDONYM_KEY.
 run: setup $(DEMO_SOURCE)
-	CLAIMPULSE_PSEUDONYM_KEY=$${CLAIMPULSE_PSEUDONYM_KEY:-demo-only-key} \
+	CLAIMPULSE_REPORT_PATH=$(REPORT) CLAIMPULSE_DOCS_DIR=$(DOCS) \
 	$(BIN)/claimpulse run --source sqlite:///$(DEMO_SOURCE) --warehouse duckdb:///$(WAREHOUSE)
 
 test: setup
@@ -36,5 +41,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/run_bench.py
 
+# Everything `make run` makes (tests/test_cli_ops.py checks it): the demo source, the
+# warehouse with its WAL and lock files, the report and the Data Docs. Not the .venv.
 clean:
-	rm -rf data/*.duckdb data/*.sqlite data/docs
+	rm -rf $(DEMO_SOURCE) $(WAREHOUSE) $(WAREHOUSE).wal $(WAREHOUSE).lock $(REPORT) $(DOCS)

@@ -2,11 +2,15 @@
 
 Exit 0 when the run finished (quarantined rows do not fail a run); otherwise non-zero with
 a one-line reason on stderr. Prefect's own logs go to stdout so stderr stays that one line.
+Everything a run can check without Prefect (arguments, config, key and its fingerprint, the
+warehouse lock) is checked first (claimpulse.preflight): a typo fails in about a second,
+not after Prefect's temporary server has started.
 """
 from __future__ import annotations
 
 import os
 import sys
+import uuid
 from pathlib import Path
 
 # Quiet by default, before prefect / great_expectations are imported anywhere.
@@ -17,22 +21,28 @@ os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(Path(__file__).with_n
 
 import typer  # noqa: E402
 
+# Plain (click) help: no `<bool>` type labels, and "[default: ...]" in help stays text.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]},
                   help="ClaimPulse: insurance claim service-quality metrics, every night.")
 
-SourceOpt = typer.Option(None, "--source", help="SQLAlchemy URL or folder of CSV/Parquet files "
-                         "[default: $CLAIMPULSE_SOURCE_URL, else the demo SQLite file]")
-WarehouseOpt = typer.Option(None, "--warehouse", help="SQLAlchemy URL [default: "
-                            "$CLAIMPULSE_WAREHOUSE_URL, else duckdb:///data/warehouse.duckdb]")
-ConfigOpt = typer.Option(None, "--config", help="YAML config [default: $CLAIMPULSE_CONFIG, else shipped defaults]")
+SourceOpt = typer.Option(None, "--source", metavar="URL|FOLDER", help=(
+    "SQLAlchemy URL or folder of CSV/Parquet files [default: $CLAIMPULSE_SOURCE_URL, else the "
+    "demo SQLite file sqlite:///data/claims_demo.sqlite]"))
+WarehouseOpt = typer.Option(None, "--warehouse", metavar="URL", help=(
+    "SQLAlchemy URL [default: $CLAIMPULSE_WAREHOUSE_URL, else duckdb:///data/warehouse.duckdb]"))
+ConfigOpt = typer.Option(None, "--config", metavar="FILE", help=(
+    "YAML config [default: $CLAIMPULSE_CONFIG, else the shipped defaults claimpulse/defaults.yaml]"))
 
 
-def _fail(exc: BaseException) -> None:
-    from claimpulse.extract import mask_url  # noqa: F401  (URLs in messages are already masked)
-
+def _fail(exc: BaseException | str) -> None:
     text = " ".join(str(exc).split()) or type(exc).__name__
     typer.echo(f"claimpulse: error: {text}", err=True)
     raise typer.Exit(code=1)
+
+
+def _warn(text: str) -> None:
+    typer.echo(f"claimpulse: warning: {text}", err=True)
 
 
 def _secret_free(url: str | None, env_var: str) -> str | None:
@@ -46,41 +56,96 @@ def _secret_free(url: str | None, env_var: str) -> str | None:
     return url
 
 
-@app.command("demo-data")
+def _date(value: str | None, flag: str):
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{flag} must be a date YYYY-MM-DD, not {value!r}")
+
+
+def _preflight(flow: str, source: str | None, warehouse: str | None, config: str | None):
+    """Checks before any flow starts (one-line error, no Prefect)."""
+    from claimpulse.preflight import preflight
+
+    try:
+        return preflight(flow, source, warehouse, config, uuid.uuid4().hex)
+    except Exception as exc:  # noqa: BLE001 - one line for the operator
+        _fail(exc)
+
+
+def _closing(result: dict) -> str:
+    """The end of a run's last line: quarantined rows and where the report and Data Docs are."""
+    from urllib.parse import unquote, urlparse
+
+    paths = {name: unquote(urlparse(uri).path) for name, uri in (result.get("links") or {}).items()}
+    return (f"; quarantined {result.get('quarantined', 0):,} row(s)"
+            + "".join(f"; {name} {path}" for name, path in paths.items()))
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"claimpulse {version('claimpulse')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    """ClaimPulse: insurance claim service-quality metrics, every night."""
+
+
+@app.command("demo-data", short_help="Write a synthetic demo claims system.")
 def demo_data(
-    source: str = typer.Option(None, "--source", help="SQLAlchemy URL to write [default: the demo SQLite file]"),
-    claims: int = typer.Option(20_000, "--claims", min=1, help="Number of claims"),
-    days: int = typer.Option(180, "--days", min=1, help="Days of history"),
-    seed: int = typer.Option(7, "--seed", help="Random seed (same seed, same data)"),
+    source: str = typer.Option(None, "--source", metavar="URL", help=(
+        "SQLAlchemy URL to write [default: $CLAIMPULSE_SOURCE_URL, else the demo SQLite file "
+        "sqlite:///data/claims_demo.sqlite]")),
+    claims: int = typer.Option(20_000, "--claims", min=1, metavar="N", help="Number of claims"),
+    days: int = typer.Option(180, "--days", min=1, metavar="D", help="Days of history"),
+    seed: int = typer.Option(7, "--seed", metavar="S", help="Random seed (same seed, same data)"),
 ) -> None:
     """Write a realistic synthetic claims system (the five source tables)."""
     from claimpulse import demo
     from claimpulse.config import resolve_source
+    from claimpulse.extract import mask_url
 
-    url = source or resolve_source(None)[0]
+    url = resolve_source(source)[0]
     try:
         counts = demo.write_demo(url, n_claims=claims, days=days, seed=seed)
     except Exception as exc:  # noqa: BLE001 - one line for the operator
         _fail(exc)
-    from claimpulse.extract import mask_url
-
     typer.echo(f"wrote demo claims system to {mask_url(url)}: "
                + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
 
 
-@app.command("run")
-def run(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = ConfigOpt) -> None:
-    """Nightly job: process what changed since the watermark, restate the dates it touches."""
+@app.command("run", short_help="The nightly job: process what changed.")
+def run(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = ConfigOpt,
+        as_of: str = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help=(
+            "Local date running service clocks are judged on [default: today in the business "
+            "timezone, at the run's start]"))) -> None:
+    """Nightly job: process what changed since the watermark."""
+    as_of_date = _date(as_of, "--as-of")
+    _preflight("nightly", source, warehouse, config)
     try:
         from flows.nightly import nightly
 
         result = nightly(source_url=_secret_free(source, "CLAIMPULSE_SOURCE_URL"),
                          warehouse_url=_secret_free(warehouse, "CLAIMPULSE_WAREHOUSE_URL"),
-                         config_path=config)
+                         config_path=config, as_of=as_of_date)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
+    for w in result.get("warnings", []):
+        _warn(w)
     typer.echo(f"run {result['run_id']} ({result['mode']}): restated {len(result['dates'])} date(s); "
-               + ", ".join(f"{t} {n:,}" for t, n in result["written"].items()) + _worse(result))
+               + ", ".join(f"{t} {n:,}" for t, n in result["written"].items()) + _worse(result)
+               + _closing(result))
 
 
 def _worse(result: dict) -> str:
@@ -91,21 +156,20 @@ def _worse(result: dict) -> str:
     return "; " + ", ".join(parts)
 
 
-@app.command("backfill")
+@app.command("backfill", short_help="Recompute the dates START..END (resumable).")
 def backfill(
-    start: str = typer.Option(..., "--start", help="First local date, YYYY-MM-DD"),
-    end: str = typer.Option(..., "--end", help="Last local date (inclusive), YYYY-MM-DD"),
+    start: str = typer.Option(..., "--start", metavar="YYYY-MM-DD", help="First local date"),
+    end: str = typer.Option(..., "--end", metavar="YYYY-MM-DD", help="Last local date (inclusive)"),
     source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = ConfigOpt,
-    workers: int = typer.Option(1, "--workers", min=1, help="Partitions computed in parallel (threads)"),
-    dask_address: str = typer.Option(None, "--dask-address", help="Compute partitions on this Dask cluster"),
+    workers: int = typer.Option(1, "--workers", min=1, metavar="N", help="Partitions computed in parallel (threads)"),
+    dask_address: str = typer.Option(None, "--dask-address", metavar="ADDR",
+                                     help="Compute partitions on this Dask cluster"),
 ) -> None:
-    """Recompute the local dates START..END from the source, partition by partition (resumable)."""
-    import datetime as dt
-
-    try:
-        s, e = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
-    except ValueError as exc:
-        _fail(ValueError(f"--start/--end must be YYYY-MM-DD: {exc}"))
+    """Recompute the local dates START..END from the source (resumable)."""
+    s, e = _date(start, "--start"), _date(end, "--end")
+    if e < s:
+        _fail(f"backfill range is empty: --end {e} is before --start {s}")
+    _preflight("backfill", source, warehouse, config)
     try:
         from flows.backfill import backfill as backfill_flow
 
@@ -114,38 +178,107 @@ def backfill(
                                config_path=config, workers=workers, dask_address=dask_address)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
+    for w in result.get("warnings", []):
+        _warn(w)
     typer.echo(f"backfill {result['run_id']}: {len(result['computed'])} of {len(result['dates'])} "
                f"partition(s) computed; " + ", ".join(f"{t} {n:,}" for t, n in result["written"].items())
-               + _worse(result))
+               + _worse(result) + _closing(result))
 
 
-@app.command("report")
+@app.command("report", short_help="Write the HTML report from the warehouse.")
 def report(
     warehouse: str = WarehouseOpt, config: str = ConfigOpt,
-    out: Path = typer.Option(Path("data/report.html"), "--out", help="HTML file to write"),
+    out: Path = typer.Option(Path("data/report.html"), "--out", metavar="FILE", help="HTML file to write"),
 ) -> None:
-    """Write a self-contained HTML report (charts, no network) from the warehouse."""
+    """Write a self-contained HTML report from the warehouse."""
     try:
-        from claimpulse.config import load_config, resolve_warehouse
-        from claimpulse.report import build_report
-        from claimpulse.warehouse import Warehouse
+        from claimpulse.config import load_config
+        from claimpulse.preflight import open_existing
 
         settings = load_config(config)
-        path = build_report(Warehouse(resolve_warehouse(warehouse), settings.schema), out,
-                            currency=settings.currency)
+        wh = open_existing(warehouse, settings.schema)  # before the report's heavy imports
+        from claimpulse.report import build_report
+
+        path = build_report(wh, out, currency=settings.currency)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     typer.echo(f"wrote {path}")
 
 
-@app.command("grant-reader")
+@app.command("status", short_help="The last runs, their status and counts.")
+def status(
+    warehouse: str = WarehouseOpt, config: str = ConfigOpt,
+    limit: int = typer.Option(10, "--limit", min=1, metavar="N", help="How many runs, newest first"),
+) -> None:
+    """The last runs: status, mode, dates, rows per table, quarantined, duration, error."""
+    try:
+        from claimpulse.config import load_config
+        from claimpulse.ops import format_status
+        from claimpulse.preflight import open_existing
+
+        settings = load_config(config)
+        wh = open_existing(warehouse, settings.schema)
+        with wh.transaction() as conn:
+            runs = wh.read_table(conn, "pipeline_runs", f"ORDER BY started_at DESC LIMIT {int(limit)}")
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    typer.echo(f"warehouse {wh.describe()}, schema {settings.schema}")
+    typer.echo(format_status(runs))
+
+
+@app.command("quarantine", short_help="List or export held (quarantined) rows.")
+def quarantine(
+    warehouse: str = WarehouseOpt, config: str = ConfigOpt,
+    table: str = typer.Option(None, "--table", metavar="T", help="Only rows of this source table"),
+    reason: str = typer.Option(None, "--reason", metavar="CODE", help="Only rows with this reason code"),
+    out: Path = typer.Option(None, "--out", metavar="FILE.csv", help="Export every matching row as CSV"),
+    limit: int = typer.Option(50, "--limit", min=1, metavar="N", help="Rows listed without --out"),
+) -> None:
+    """List or export held rows (personal fields removed from row_data)."""
+    try:
+        from claimpulse.config import load_config
+        from claimpulse.ops import format_held, held_rows
+        from claimpulse.preflight import open_existing
+        from claimpulse.schema import SOURCE_TABLES
+
+        if table and table not in SOURCE_TABLES:
+            raise ValueError(f"--table {table!r} is not a source table; one of {', '.join(SOURCE_TABLES)}")
+        settings = load_config(config)
+        wh = open_existing(warehouse, settings.schema)
+        with wh.transaction() as conn:
+            q = wh.read_table(conn, "dq_quarantine", "WHERE released_at IS NULL")
+        rows = held_rows(q, table, reason, settings.personal_columns)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            rows.to_csv(out, index=False)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    if out is not None:
+        typer.echo(f"wrote {len(rows):,} held row(s) to {out}")
+    else:
+        typer.echo(format_held(rows, limit))
+
+
+@app.command("check", short_help="Check config, source, warehouse and key.")
+def check(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = ConfigOpt) -> None:
+    """Check config, source, warehouse and key fingerprint; runs nothing."""
+    from claimpulse.checks import run_checks
+
+    lines, failed = run_checks(source, warehouse, config)
+    for line in lines:
+        typer.echo(line)
+    if failed:
+        _fail(f"check failed: {', '.join(failed)}")
+
+
+@app.command("grant-reader", short_help="PostgreSQL: a read-only BI role.")
 def grant_reader(
-    role: str = typer.Argument(..., help="Role to create or update (a plain SQL identifier)"),
+    role: str = typer.Argument(..., metavar="ROLE", help="Role to create or update (a plain SQL identifier)"),
     warehouse: str = WarehouseOpt, config: str = ConfigOpt,
     login: bool = typer.Option(False, "--login", help="Create the role with LOGIN (default NOLOGIN: "
                                "grant it to user roles); on an existing role, add LOGIN"),
 ) -> None:
-    """PostgreSQL: a read-only BI role: SELECT on the BI tables, dq_quarantine without row_data."""
+    """PostgreSQL: a read-only BI role (SELECT on the BI tables)."""
     try:
         from claimpulse.config import load_config, resolve_warehouse
         from claimpulse.roles import describe_grants
@@ -163,8 +296,9 @@ def grant_reader(
                f"nothing else")
 
 
-@app.command("data-dictionary")
-def data_dictionary(out: Path = typer.Option(Path("docs/data-dictionary.md"), "--out")) -> None:
+@app.command("data-dictionary", short_help="Write the data dictionary as markdown.")
+def data_dictionary(out: Path = typer.Option(Path("docs/data-dictionary.md"), "--out", metavar="FILE",
+                                             help="Markdown file to write")) -> None:
     """Render the warehouse data dictionary as markdown."""
     from claimpulse.dictionary import render_markdown
 

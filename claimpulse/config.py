@@ -86,8 +86,9 @@ class Settings(_Strict):
     product_lines: list[str]
     channels: list[str]
     standards: list[Standard]
-    # Encoding of CSV file sources (GB18030 is common for Chinese core-system exports).
-    source_encoding: str = "utf-8"
+    # Encoding of CSV file sources (GB18030 is common for Chinese core-system exports):
+    # one name for every table, or {default: ..., <source table>: ...} per table.
+    source_encoding: str | dict[str, str] = "utf-8"
     # Columns (beyond customer_id and comment) masked in dq_quarantine.row_data.
     personal_columns: list[str] = Field(default_factory=list)
     # Service clocks (CLOCKS.md): statutory packs by region, the user's own clocks,
@@ -110,14 +111,29 @@ class Settings(_Strict):
 
     @field_validator("source_encoding")
     @classmethod
-    def _known_encoding(cls, v: str) -> str:
+    def _known_encoding(cls, v: str | dict[str, str]) -> str | dict[str, str]:
         import codecs
 
-        try:
-            codecs.lookup(v)
-        except LookupError as exc:
-            raise ValueError(f"unknown encoding {v!r}") from exc
+        from .schema import SOURCE_TABLES
+
+        for name, enc in ({"": v} if isinstance(v, str) else v).items():
+            if name and name != "default" and name not in SOURCE_TABLES:
+                raise ValueError(f"unknown source table {name!r}; one of default, "
+                                 f"{', '.join(SOURCE_TABLES)}")
+            try:
+                codecs.lookup(enc)
+            except LookupError as exc:
+                raise ValueError(f"unknown encoding {enc!r}" + (f" for {name}" if name else "")) from exc
         return v
+
+    def source_encodings(self) -> dict[str, str]:
+        """The encoding of every source table's CSV files (the mapping form filled in)."""
+        from .schema import SOURCE_TABLES
+
+        v = self.source_encoding
+        if isinstance(v, str):
+            return {t: v for t in SOURCE_TABLES}
+        return {t: v.get(t, v.get("default", "utf-8")) for t in SOURCE_TABLES}
 
     @field_validator("schema_")
     @classmethod
@@ -229,17 +245,26 @@ def default_settings(**overrides: Any) -> Settings:
 # --------------------------------------------------------------------------- locations
 
 DEMO_SOURCE_PATH = Path("data/claims_demo.sqlite")
+DEMO_SOURCE_URL = f"sqlite:///{DEMO_SOURCE_PATH}"
 DEFAULT_WAREHOUSE_URL = "duckdb:///data/warehouse.duckdb"
+
+
+def is_demo_source(source: str) -> bool:
+    """The demo SQLite file (data/claims_demo.sqlite of the working folder), however spelled:
+    the one source that may run on the demo pseudonym key."""
+    prefix = "sqlite:///"
+    if not source.startswith(prefix):
+        return False
+    try:
+        return Path(source[len(prefix):]).resolve() == DEMO_SOURCE_PATH.resolve()
+    except OSError:
+        return False
 
 
 def resolve_source(source: str | None) -> tuple[str, bool]:
     """(source, is_demo): --source, else $CLAIMPULSE_SOURCE_URL, else the demo SQLite file."""
-    if source:
-        return source, False
-    env = os.environ.get("CLAIMPULSE_SOURCE_URL")
-    if env:
-        return env, False
-    return f"sqlite:///{DEMO_SOURCE_PATH}", True
+    url = source or os.environ.get("CLAIMPULSE_SOURCE_URL") or DEMO_SOURCE_URL
+    return url, is_demo_source(url)
 
 
 def resolve_warehouse(warehouse: str | None) -> str:

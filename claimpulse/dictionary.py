@@ -372,11 +372,27 @@ BACKFILL_PARTITIONS = TableDoc(
     bi=False,
 )
 
+WAREHOUSE_IDENTITY = TableDoc(
+    "warehouse_identity", "one row per warehouse schema",
+    "The fingerprint of the pseudonym key this warehouse was built with (never the key): a run "
+    "or backfill with another key is refused before it writes, so one customer keeps one "
+    "customer_key.",
+    (
+        _c("key_fingerprint", "text", "HMAC-SHA256 of a fixed label keyed by the pseudonym key, hex", False),
+        _c("fingerprint_label", "text", "The fixed label the fingerprint is computed over", False),
+        _c("recorded_at", "timestamptz", "When the fingerprint was recorded"),
+        _c("run_id", "text", "Run that recorded it (the first run with a key)"),
+    ),
+    ("key_fingerprint",),
+    bi=False,
+)
+
 TABLES: dict[str, TableDoc] = {
     t.name: t for t in (
         FACT_CLAIM_SERVICE, FACT_SURVEY_RESPONSE, FACT_COMPLAINT, DAILY_SERVICE_METRICS,
-        DAILY_STANDARD_ATTAINMENT, DAILY_QUALITY_METRICS, SPEED_QUALITY_ALERTS, DIM_DATE, DQ_VALIDATION_RESULTS, DQ_QUARANTINE, PIPELINE_RUNS,
-        PIPELINE_STATE, BACKFILL_PARTITIONS,
+        DAILY_STANDARD_ATTAINMENT, DAILY_QUALITY_METRICS, SPEED_QUALITY_ALERTS, DIM_DATE,
+        DQ_VALIDATION_RESULTS, DQ_QUARANTINE, PIPELINE_RUNS, PIPELINE_STATE, BACKFILL_PARTITIONS,
+        WAREHOUSE_IDENTITY,
     )
 }
 

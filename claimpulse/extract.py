@@ -171,8 +171,9 @@ class SqlSource:
 class FolderSource:
     """A folder holding `<table>*.csv` or `<table>*.parquet` files (one or many per table)."""
 
-    def __init__(self, path: str, encoding: str = "utf-8"):
+    def __init__(self, path: str, encoding: str | dict[str, str] = "utf-8"):
         self.path = Path(str(path).removeprefix("file://"))
+        # one encoding for every table, or {table: encoding} (config `source_encoding`)
         self.encoding = encoding
         if not self.path.is_dir():
             raise SourceError(f"source folder not found: {self.path}")
@@ -200,7 +201,12 @@ class FolderSource:
                 files.append(str(f))
         return files
 
+    def encoding_of(self, table: SourceTable) -> str:
+        enc = self.encoding
+        return enc if isinstance(enc, str) else enc.get(table.name, enc.get("default", "utf-8"))
+
     def _read_file(self, f: str, table: SourceTable, header_only: bool = False) -> pd.DataFrame:
+        encoding = self.encoding_of(table)
         try:
             if f.lower().endswith(".parquet"):
                 if header_only:
@@ -212,10 +218,10 @@ class FolderSource:
             else:
                 # Everything as text: coercion decides types, so a bad value is a bad row.
                 df = pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""],
-                                 encoding=self.encoding, encoding_errors="strict",
+                                 encoding=encoding, encoding_errors="strict",
                                  nrows=0 if header_only else None)
         except UnicodeDecodeError as exc:
-            raise SourceError(f"{table.name}: file {f} is not {self.encoding} ({exc.reason}); "
+            raise SourceError(f"{table.name}: file {f} is not {encoding} ({exc.reason}); "
                               f"set source_encoding in the config") from None
         except Exception as exc:  # unreadable file: a table-level problem
             detail = " ".join(str(exc).split()) or type(exc).__name__
@@ -261,7 +267,7 @@ class FolderSource:
         return df.reset_index(drop=True)
 
 
-def open_source(source: str, encoding: str = "utf-8") -> SqlSource | FolderSource:
+def open_source(source: str, encoding: str | dict[str, str] = "utf-8") -> SqlSource | FolderSource:
     return SqlSource(source) if is_url(source) else FolderSource(source, encoding)
 
 

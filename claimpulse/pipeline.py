@@ -395,7 +395,8 @@ def finish_load(wh: Warehouse, conn, settings: Settings, plan: RunPlan, state: L
     counts = _combine_counts(state.counts)
     _write_watermarks(wh, conn, plan, run["run_id"], state.now)
     refresh_dim_date(wh, conn, settings.timezone)
-    _write_run(wh, conn, plan, run, counts, written, dates, state.now)
+    # finished_at is when the load ended (state.now is when it began)
+    _write_run(wh, conn, plan, run, counts, written, dates, pd.Timestamp.now(tz="UTC"))
     return LoadResult(dates, written, alerts)
 
 

@@ -1,16 +1,20 @@
 """customer_key: a keyed hash (HMAC-SHA256) of customer_id, computed vectorized in DuckDB.
 
 The key comes from $CLAIMPULSE_PSEUDONYM_KEY; without it nothing personal can be loaded,
-so the pipeline refuses to start (except for the demo, which uses a fixed demo key).
+so the pipeline refuses to start. The demo source alone (the demo SQLite file under data/)
+runs with the one fixed DEMO_KEY; no other source may use it, even when it is set by hand.
 """
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import duckdb
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 ENV_VAR = "CLAIMPULSE_PSEUDONYM_KEY"
+# The only demo key. The Makefile sets none: `make run` reads the demo source, which gets this.
+DEMO_KEY = b"claimpulse-demo-key-not-for-production"
 
 
 class MissingSecretError(RuntimeError):
@@ -18,15 +22,20 @@ class MissingSecretError(RuntimeError):
 
 
 def pseudonym_key(allow_demo: bool = False) -> bytes:
+    """$CLAIMPULSE_PSEUDONYM_KEY; the demo key only when `allow_demo` (the demo source)."""
     value = os.environ.get(ENV_VAR, "")
     if value:
-        return value.encode("utf-8")
+        key = value.encode("utf-8")
+        if key == DEMO_KEY and not allow_demo:
+            raise MissingSecretError(
+                f"{ENV_VAR} is the demo key, which only the demo source may use: set it to your "
+                f"own secret (always the same value) for this source")
+        return key
     if allow_demo:
-        return b"claimpulse-demo-key-not-for-production"
+        return DEMO_KEY
     raise MissingSecretError(
         f"{ENV_VAR} is not set: it keys the hash that replaces customer_id in the warehouse. "
-        f"Set it (or a Prefect Secret block named 'claimpulse-pseudonym-key') and rerun."
-    )
+        f"Set it, always to the same value, and rerun.")
 
 
 def _pads(key: bytes) -> tuple[bytes, bytes]:
@@ -41,6 +50,9 @@ def _pads(key: bytes) -> tuple[bytes, bytes]:
 
 def customer_keys(customer_id: pd.Series, key: bytes) -> pd.Series:
     """HMAC-SHA256(key, customer_id) as 64 hex chars; null stays null. Same index as input."""
+    import duckdb
+    import pandas as pd
+
     ipad, opad = _pads(key)
     frame = pd.DataFrame({"c": customer_id.astype("string")})
     con = duckdb.connect()

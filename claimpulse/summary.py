@@ -1,6 +1,8 @@
 """The run summary: markdown for the Prefect artifact and the command line."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 
 from .labels import label_with_unit
@@ -30,14 +32,55 @@ def _fmt(value, spec: str) -> str:
     return spec.format(float(value))
 
 
+def quarantined_total(counts: pd.DataFrame) -> int:
+    """Rows a run quarantined, over every source table."""
+    return int(counts["rows_quarantined"].sum()) if len(counts) else 0
+
+
+def range_headline(fact: pd.DataFrame, surveys: pd.DataFrame, complaints: pd.DataFrame,
+                   settings, start: dt.date, end: dt.date) -> pd.Series | None:
+    """The headline metrics of the local dates start..end taken as ONE cohort (a backfill's
+    range), by METRICS.md's own definitions: the closed, response and complaint cohorts of
+    the range are relabelled to one date and handed to metrics.daily_service_metrics, so
+    percentiles and rates are exact for the range, not averages of daily values.
+    None when nothing in the range. `metric_date` of the result reads "start … end"."""
+    from . import metrics
+
+    def in_range(days: pd.Series) -> pd.Series:
+        d = pd.to_datetime(days, errors="coerce")
+        return ((d >= pd.Timestamp(start)) & (d <= pd.Timestamp(end))).fillna(False).astype(bool)
+
+    closed = in_range(fact["closed_date"])
+    s_in = in_range(metrics.local_date(surveys["responded_at"], settings.tz))
+    c_in = in_range(metrics.local_date(complaints["received_at"], settings.tz))
+    if not (closed.any() or s_in.any() or c_in.any()):
+        return None
+    # Noon of `start`, local: a timestamp whose local date is `start` in any timezone.
+    anchor = pd.Timestamp(dt.datetime.combine(start, dt.time(12)), tz=settings.tz).tz_convert("UTC")
+    one_fact = fact.assign(closed_date=pd.Series(start, index=fact.index, dtype=object).where(closed, None))
+    one_surveys = surveys[s_in.to_numpy()].assign(responded_at=anchor)
+    one_complaints = complaints[c_in.to_numpy()].assign(received_at=anchor)
+    daily = metrics.daily_service_metrics(one_fact, one_surveys, one_complaints, settings, dates=[start])
+    total = daily[(daily["product_line"] == "ALL") & (daily["channel"] == "ALL") & (daily["region"] == "ALL")]
+    if total.empty:
+        return None
+    row = total.iloc[0].copy()
+    row["metric_date"] = f"{start.isoformat()} … {end.isoformat()}"
+    return row
+
+
 def run_markdown(run: dict, counts: pd.DataFrame, quarantine: pd.DataFrame, dates: list,
                  changed: dict[str, int], headline: pd.Series | None, mode: str,
                  warnings: list[str] | None = None, links: dict[str, str] | None = None,
-                 worse: dict[str, int | None] | None = None) -> str:
+                 worse: dict[str, int | None] | None = None, why: str | None = None) -> str:
+    """`why` says why the dates were restated; without it, the rows changed since the
+    watermark (`changed`) do. `worse` counts what got worse (new alerts, overdue clocks)."""
     lines = [f"# ClaimPulse {run['flow']} run `{run['run_id']}`", "",
              f"Mode: **{mode}**. Dates restated: **{len(dates)}**"
              + (f" ({dates[0]} … {dates[-1]})" if dates else "") + ".", ""]
-    if changed:
+    if why:
+        lines += [f"Why: {why}.", ""]
+    elif changed:
         lines += ["Why: rows changed since the watermark — "
                   + ", ".join(f"{t}: {n:,}" for t, n in changed.items()) + ".", ""]
     lines += ["## Rows per source table", "", "| table | read | accepted | quarantined |", "|---|---:|---:|---:|"]

@@ -16,13 +16,12 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from claimpulse import backfill as bf
-from claimpulse.config import load_config, resolve_source, resolve_warehouse
 from claimpulse.datadocs import run_links
 from claimpulse.extract import open_source
-from claimpulse.pseudonym import pseudonym_key
-from claimpulse.summary import run_markdown
+from claimpulse.preflight import preflight
+from claimpulse.summary import quarantined_total, range_headline, run_markdown
 from claimpulse.warehouse import Warehouse
-from flows.nightly import _run_id, headline_of, locked_run, worse_counts
+from flows.nightly import _run_id, locked_run, worse_counts
 from tasks.compute import compute
 from tasks.extract import extract
 from tasks.publish import publish
@@ -85,15 +84,13 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
     """Recompute the local dates start..end (inclusive) from the source, whatever the watermarks."""
     logger = get_run_logger()
     dates = bf.date_range(start, end)
-    settings = load_config(config_path)
-    source_url, is_demo = resolve_source(source_url)
-    key = pseudonym_key(allow_demo=is_demo)
-    wh = Warehouse(resolve_warehouse(warehouse_url), settings.schema)
     run = {"run_id": _run_id(), "flow": "backfill", "started_at": pd.Timestamp.now(tz="UTC")}
+    ready = preflight("backfill", source_url, warehouse_url, config_path, run["run_id"], run["started_at"])
+    settings, key, wh = ready.settings, ready.key, ready.wh
     bkey = bf.backfill_key(start, end)
-    source = open_source(source_url, settings.source_encoding)
-    with locked_run(wh, run, f"backfill {bkey} run {run['run_id']}"):
-        wh.ensure_schema()
+    source = open_source(ready.source_url, settings.source_encodings())
+    warnings: list[str] = []
+    with locked_run(wh, run, f"backfill {bkey} run {run['run_id']}", key):
         already = bf.committed_partitions(wh, bkey)
         todo = [d for d in dates if d not in already]
         if already:
@@ -101,6 +98,10 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
                         bkey, len(already & set(dates)), len(dates))
         plan = plan_backfill(source, settings, start, end)
         logger.info("backfill %s: %d claim(s) can touch the range", bkey, len(plan.touched))
+        if not len(plan.touched):
+            warnings.append(f"no source data in {bkey}: no claim was reported, closed, surveyed "
+                            f"or complained about in the range")
+            logger.warning(warnings[-1])
         reads = extract(source, settings, plan)
         outcome = validate(reads, settings, run["started_at"], bkey, run_name=str(run["run_id"]))
         outputs = compute(outcome.accepted, settings, key)
@@ -112,10 +113,15 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
         # Read the warehouse back while still holding the lock: a run waiting for it must
         # not find the DuckDB file still open here ("Could not set lock on file").
         links = run_links(wh, settings, str(run["run_id"]), outcome.gx_results, logger)
-        headline = headline_of(wh, dates)
         worse = worse_counts(wh, alerts)
-    md = run_markdown(run, outcome.counts, outcome.quarantine, dates, {"backfill range": len(dates)},
-                      headline, f"backfill {bkey}", links=links, worse=worse)
+    headline = range_headline(outputs.fact, outputs.surveys, outputs.complaints, settings, start, end)
+    warnings += run.get("warnings", [])
+    why = (f"backfill of {bkey} requested: {len(dates)} partition(s), {len(todo)} computed"
+           + (f", {len(dates) - len(todo)} already committed by an earlier attempt" if len(todo) < len(dates) else ""))
+    md = run_markdown(run, outcome.counts, outcome.quarantine, dates, {}, headline,
+                      f"backfill {bkey}", warnings, links=links, why=why, worse=worse)
     publish(md, "backfill")
     return {"run_id": run["run_id"], "mode": "backfill", "dates": [d.isoformat() for d in dates],
-            "computed": [d.isoformat() for d in todo], "written": written, "summary": md, **worse}
+            "computed": [d.isoformat() for d in todo], "written": written,
+            "quarantined": quarantined_total(outcome.counts), "links": links,
+            "warnings": warnings, "summary": md, **worse}

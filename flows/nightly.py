@@ -6,7 +6,6 @@ what changed since the watermarks and restates exactly the dates those changes t
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,12 +14,11 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from claimpulse import pipeline, quality
-from claimpulse.config import load_config, resolve_source, resolve_warehouse
+from claimpulse import identity, pipeline, quality
 from claimpulse.datadocs import run_links
 from claimpulse.extract import open_source
-from claimpulse.pseudonym import pseudonym_key
-from claimpulse.summary import run_markdown
+from claimpulse.preflight import lock_timeout, one_line, preflight
+from claimpulse.summary import quarantined_total, run_markdown
 from claimpulse.warehouse import Warehouse
 from tasks.compute import compute
 from tasks.extract import plan_changes, prepare_chunks, read_chunk
@@ -35,16 +33,6 @@ def _today_name(prefix: str) -> str:
 
 def _run_id() -> str:
     return str(flow_run.id) if flow_run.id else uuid.uuid4().hex
-
-
-def lock_timeout() -> float:
-    """Seconds a run waits for another run on the same warehouse ($CLAIMPULSE_LOCK_TIMEOUT, 0)."""
-    return float(os.environ.get("CLAIMPULSE_LOCK_TIMEOUT", "0") or 0)
-
-
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def headline_of(wh: Warehouse, dates: list) -> pd.Series | None:
@@ -67,12 +55,20 @@ def worse_counts(wh: Warehouse, alerts: pd.DataFrame | None) -> dict[str, int | 
 
 
 @contextmanager
-def locked_run(wh: Warehouse, run: dict, label: str) -> Iterator[None]:
-    """The warehouse lock for one run. A failure inside is recorded in pipeline_runs before the
-    lock is let go, so a run waiting for the lock never finds the warehouse still in use. A run
-    that cannot get the lock (WarehouseLocked) records nothing: the holder's run is fine."""
+def locked_run(wh: Warehouse, run: dict, label: str, key: bytes | None = None) -> Iterator[None]:
+    """The warehouse lock for one run, the schema at head and, with `key`, the key's
+    fingerprint checked (or recorded) before anything is written. A failure inside is recorded
+    in pipeline_runs before the lock is let go, so a run waiting for the lock never finds the
+    warehouse still in use. A run that cannot get the lock (WarehouseLocked) records nothing:
+    the holder's run is fine."""
     with wh.run_lock(label, lock_timeout()):
         try:
+            wh.ensure_schema()
+            if key is not None:
+                status = identity.verify_or_record(wh, key, run["run_id"])
+                if status == "adopted":
+                    run.setdefault("warnings", []).append(
+                        "the warehouse had no pseudonym key fingerprint: it adopted this run's key")
             yield
         except Exception as exc:
             pipeline.record_failure(wh, run, one_line(exc))
@@ -92,20 +88,21 @@ def warehouse_keys(wh: Warehouse) -> dict[str, pd.DataFrame]:
 @flow(name="claimpulse-nightly", flow_run_name=lambda: _today_name("nightly"),
       persist_result=False, validate_parameters=True)
 def nightly(source_url: str | None = None, warehouse_url: str | None = None,
-            config_path: str | None = None) -> dict:
-    """Incremental run: changed rows since the watermarks → restated dates, in one transaction."""
+            config_path: str | None = None, as_of: dt.date | None = None) -> dict:
+    """Incremental run: changed rows since the watermarks → restated dates, in one transaction.
+
+    `as_of`: the local date running service clocks are judged on (default: the business
+    timezone's date at the run's start)."""
     logger = get_run_logger()
-    settings = load_config(config_path)
-    source_url, is_demo = resolve_source(source_url)
-    key = pseudonym_key(allow_demo=is_demo)
-    wh = Warehouse(resolve_warehouse(warehouse_url), settings.schema)
     run = {"run_id": _run_id(), "flow": "nightly", "started_at": pd.Timestamp.now(tz="UTC")}
-    source = open_source(source_url, settings.source_encoding)
+    ready = preflight("nightly", source_url, warehouse_url, config_path, run["run_id"], run["started_at"])
+    settings, key, wh = ready.settings, ready.key, ready.wh
+    run["as_of"] = as_of or run["started_at"].tz_convert(settings.tz).date()
+    source = open_source(ready.source_url, settings.source_encodings())
     warnings: set[str] = set()
     gx_parts: list[dict] = []  # the GX validation results of each chunk, for the Data Docs
     logger.info("source %s → warehouse %s", source.describe(), wh.describe())
-    with locked_run(wh, run, f"nightly run {run['run_id']}"):
-        wh.ensure_schema()
+    with locked_run(wh, run, f"nightly run {run['run_id']}", key):
         watermarks = wh.watermarks()
         plan = plan_changes(source, settings, watermarks, warehouse_keys(wh) if watermarks else None)
         logger.info("%s run: %s claim(s) to rebuild; changed rows %s", plan.mode,
@@ -137,10 +134,12 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
         worse = worse_counts(wh, result.alerts)
     counts = pipeline._combine_counts(state.counts)
     quarantine = pd.concat(state.quarantine, ignore_index=True)
+    warnings.update(run.get("warnings", []))
     md = run_markdown(run, counts, quarantine, result.dates, plan.reasons(),
                       headline, plan.mode, sorted(warnings), links=links, worse=worse)
     publish(md, "nightly")
     logger.info("restated %d date(s); wrote %s", len(result.dates), result.written)
     return {"run_id": run["run_id"], "mode": plan.mode, "dates": [d.isoformat() for d in result.dates],
-            "written": result.written, "counts": counts.to_dict("records"), "summary": md,
-            **worse}
+            "as_of": run["as_of"].isoformat(), "written": result.written,
+            "counts": counts.to_dict("records"), "quarantined": quarantined_total(counts),
+            "links": links, "warnings": sorted(warnings), "summary": md, **worse}

@@ -36,7 +36,9 @@ def demo_run(tmp_path_factory):
     wh = d / "warehouse.duckdb"
     out = cli("demo-data", "--source", src, "--claims", "3000", "--days", "60", "--seed", "11")
     assert "claims 3,000" in out.stdout
-    run = cli("run", "--source", src, "--warehouse", f"duckdb:///{wh}")
+    # (module scope: the autouse fixture that keeps outputs out of data/ has not run yet)
+    run = cli("run", "--source", src, "--warehouse", f"duckdb:///{wh}",
+              env={"CLAIMPULSE_DOCS_DIR": str(d / "docs"), "CLAIMPULSE_REPORT_PATH": str(d / "report.html")})
     return d, src, wh, run
 
 
@@ -152,3 +154,79 @@ def test_bad_config_is_a_one_line_error_naming_the_key(tmp_path):
     p = cli("run", "--source", str(GOLDEN), "--warehouse", f"duckdb:///{tmp_path}/w.duckdb",
             "--config", str(cfg), check=False)
     assert p.returncode != 0 and "timezon" in p.stderr and p.stderr.strip().count("\n") == 0
+
+
+def test_closing_line_gives_quarantined_rows_and_the_report_and_docs_paths(demo_run):
+    import re
+
+    _, _, wh, run = demo_run
+    runs = q(wh, "SELECT * FROM claimpulse.pipeline_runs ORDER BY started_at LIMIT 1")
+    quarantined = sum(int(runs[f"{t}_quarantined"][0]) for t in
+                      ("claims", "claim_events", "surveys", "complaints", "customer_costs"))
+    last = [line for line in run.stdout.splitlines() if line.startswith("run ")][-1]
+    assert f"; quarantined {quarantined:,} row(s)" in last
+    d = demo_run[0]
+    report = re.search(r"; Report ([^;\s]+)", last).group(1)
+    docs = re.search(r"; Data Docs ([^;\s]+)", last).group(1)
+    assert report == str(d / "report.html") and Path(report).is_file()
+    assert docs.startswith(str(d / "docs")) and docs.endswith("index.html") and Path(docs).is_file()
+
+
+def test_finished_at_is_when_the_load_ended(demo_run):
+    _, _, wh, _ = demo_run
+    r = q(wh, "SELECT r.started_at, r.finished_at, (SELECT max(loaded_at) FROM claimpulse.fact_claim_service) "
+              "AS loaded_at FROM claimpulse.pipeline_runs r ORDER BY r.started_at LIMIT 1").iloc[0]
+    # rows are stamped when the load begins; the run finishes after metrics, quarantine, etc.
+    assert r["started_at"] < r["loaded_at"] < r["finished_at"]
+
+
+def test_status_and_quarantine_commands(demo_run, tmp_path):
+    import json
+
+    _, _, wh, _ = demo_run
+    p = cli("status", "--warehouse", f"duckdb:///{wh}", "--limit", "1")
+    lines = p.stdout.splitlines()
+    assert "  nightly  full  succeeded  " in lines[1] and "dates restated: " in p.stdout
+    assert "rows read/accepted/quarantined/written: claims 3,000/" in p.stdout
+    held = q(wh, "SELECT count(*) AS n FROM claimpulse.dq_quarantine WHERE released_at IS NULL")["n"][0]
+    out = tmp_path / "held.csv"
+    p = cli("quarantine", "--warehouse", f"duckdb:///{wh}", "--out", str(out))
+    assert p.stdout.strip() == f"wrote {held:,} held row(s) to {out}"
+    rows = pd.read_csv(out)
+    assert len(rows) == held > 0
+    keys = set().union(*(json.loads(r).keys() for r in rows["row_data"].dropna()))
+    assert "customer_id" not in keys and "comment" not in keys and "claimed_amount" in keys
+    codes = q(wh, "SELECT reasons FROM claimpulse.dq_quarantine WHERE released_at IS NULL "
+                  "AND source_table = 'claims'")["reasons"].str.split(";").explode()
+    code = codes.value_counts().index[0]
+    p = cli("quarantine", "--warehouse", f"duckdb:///{wh}", "--table", "claims", "--reason", code,
+            "--limit", "1000")
+    lines = p.stdout.splitlines()
+    assert lines[0] == f"{int((codes == code).sum()):,} held row(s)"
+    assert all(x.startswith("claims  ") and code in x.split("  ")[3].split(";") for x in lines[1:])
+
+
+def test_make_clean_removes_everything_make_run_made(tmp_path):
+    """`make run` in a copy of the Makefile (the project's .venv), then `make clean`: the
+    folder is as it was before."""
+    import shutil
+
+    work = tmp_path / "repo"
+    work.mkdir()
+    shutil.copy2(REPO / "Makefile", work / "Makefile")
+    shutil.copy2(REPO / "pyproject.toml", work / "pyproject.toml")  # older than the venv's stamp
+    (work / "data").mkdir()
+    (work / "data" / ".gitkeep").write_text("")
+    before = sorted(p.relative_to(work) for p in work.rglob("*"))
+    venv = Path(sys.executable).parent.parent
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CLAIMPULSE_DOCS_DIR", "CLAIMPULSE_REPORT_PATH", "CLAIMPULSE_PSEUDONYM_KEY",
+                        "CLAIMPULSE_SOURCE_URL", "CLAIMPULSE_WAREHOUSE_URL")}
+    p = subprocess.run(["make", "run", f"VENV={venv}", "DEMO_CLAIMS=300"], cwd=work, env=env,
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    made = sorted(p.relative_to(work) for p in work.rglob("*"))
+    assert Path("data/warehouse.duckdb") in made and Path("data/report.html") in made
+    assert Path("data/docs/index.html") in made and Path("data/claims_demo.sqlite") in made
+    subprocess.run(["make", "clean", f"VENV={venv}"], cwd=work, check=True, capture_output=True)
+    assert sorted(p.relative_to(work) for p in work.rglob("*")) == before

@@ -37,17 +37,22 @@ def api(env, path, body=None):
 
 
 def test_deploy_all_and_a_worker_runs_nightly_and_backfill(server, tmp_path):
+    """Registered from the repository root and run by a worker started there, neither with
+    CLAIMPULSE_HOME: the deployment remembers its checkout."""
     src = f"sqlite:///{tmp_path}/claims.sqlite"
     demo.write_demo(src, n_claims=500, days=20, seed=2)
     wh = tmp_path / "warehouse.duckdb"
-    env = {**server, "CLAIMPULSE_HOME": str(REPO), "CLAIMPULSE_SOURCE_URL": src,
+    env = {**server, "CLAIMPULSE_SOURCE_URL": src,
            "CLAIMPULSE_WAREHOUSE_URL": f"duckdb:///{wh}", "CLAIMPULSE_PSEUDONYM_KEY": "deploy-test"}
+    env.pop("CLAIMPULSE_HOME", None)
 
     prefect(env, "work-pool", "create", "claimpulse-process", "--type", "process")
     prefect(env, "--no-prompt", "deploy", "--all")
 
     deps = {d["name"]: d for d in api(env, "/deployments/filter", {})}
     assert set(deps) >= {"nightly", "backfill"}
+    for d in deps.values():  # the pull step holds the folder deploy ran in, not a variable
+        assert d["pull_steps"] == [{"claimpulse.deploy.set_home": {"directory": str(REPO)}}], d["pull_steps"]
     sched = deps["nightly"]["schedules"][0]["schedule"]
     assert sched["cron"] == "0 2 * * *" and sched["timezone"] == "Asia/Shanghai"
     assert deps["nightly"]["work_pool_name"] == "claimpulse-process"
@@ -78,3 +83,23 @@ def test_deploy_all_and_a_worker_runs_nightly_and_backfill(server, tmp_path):
     flows = [r[0] for r in con.execute("SELECT flow FROM claimpulse.pipeline_runs ORDER BY started_at").fetchall()]
     con.close()
     assert flows == ["nightly", "backfill"]
+
+
+def test_wrong_claimpulse_home_is_an_error_naming_it(tmp_path, monkeypatch):
+    """The pull step: CLAIMPULSE_HOME overrides the recorded folder; a folder without the
+    flows is an error naming the folder and the variable (not a FileNotFoundError later)."""
+    from claimpulse.deploy import CheckoutNotFound, set_home
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CLAIMPULSE_HOME", str(tmp_path / "nowhere"))
+    with pytest.raises(CheckoutNotFound) as err:
+        set_home(str(REPO))
+    msg = str(err.value)
+    assert str(tmp_path / "nowhere") in msg and "CLAIMPULSE_HOME" in msg and "\n" not in msg
+    monkeypatch.delenv("CLAIMPULSE_HOME")
+    with pytest.raises(CheckoutNotFound, match=str(tmp_path / "gone")):
+        set_home(str(tmp_path / "gone"))
+    assert set_home(str(REPO)) == {"directory": str(REPO)}
+    assert Path.cwd() == REPO
+    monkeypatch.setenv("CLAIMPULSE_HOME", str(REPO))
+    assert set_home(str(tmp_path / "gone")) == {"directory": str(REPO)}

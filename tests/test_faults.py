@@ -39,7 +39,7 @@ from .conftest import GOLDEN, REPO
 CLI = str(Path(sys.executable).with_name("claimpulse"))
 SCHEMA = "claimpulse"
 # Columns that differ between two runs over the same data (when, and which run).
-RUN_COLUMNS = {"loaded_at", "run_id", "quarantined_at", "released_at", "validated_at",
+RUN_COLUMNS = {"loaded_at", "run_id", "quarantined_at", "released_at", "validated_at", "recorded_at",
                "started_at", "finished_at"}
 TABLES = tuple(SOURCE_TABLES)
 # Later than anything a demo source holds (its data ends at local midnight today, or now).

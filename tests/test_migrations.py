@@ -39,6 +39,26 @@ def test_head_is_the_quality_revision():
     assert HEAD == "0004"
 
 
+def test_0001_warehouse_gets_the_fingerprint_table(warehouse_target):
+    """A warehouse at 0001 (no warehouse_identity) is upgraded by 0002; its rows stay."""
+    wh = warehouse_target.warehouse()
+    wh.ensure_schema()
+    with wh.transaction() as conn:
+        wh.insert_frame(conn, "daily_service_metrics", _one_daily_row())
+        conn.exec_driver_sql(f"DROP TABLE {wh.table('warehouse_identity')}")
+        conn.exec_driver_sql(f"UPDATE {wh.table('alembic_version')} SET version_num = '0001'")
+    assert "warehouse_identity" not in _tables(wh)
+    assert wh.ensure_schema() == ("0001", HEAD)
+    assert "warehouse_identity" in _tables(wh)
+    assert _daily_rows(wh) == 1
+    with wh.transaction() as conn:
+        got = [r[0] for r in conn.execute(sa.text(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = :s "
+            "AND table_name = 'warehouse_identity' ORDER BY ordinal_position"), {"s": wh.schema})]
+    assert got == columns("warehouse_identity")
+    assert not TABLES["warehouse_identity"].bi  # never granted to BI readers
+
+
 def test_fresh_warehouse_is_created_at_head(warehouse_target):
     wh = warehouse_target.warehouse()
     assert wh.ensure_schema() == (None, HEAD)

@@ -1,0 +1,213 @@
+"""Backfill: recompute the local dates start..end from the source, partition by partition.
+
+A partition is one local date D. It owns
+- the fact_claim_service rows of claims whose closed_date is D (open claims: whose
+  reported date is D),
+- the fact_survey_response / fact_complaint rows whose local date is D,
+- the daily_service_metrics / daily_standard_attainment rows of D,
+and is replaced in its own transaction, which also records D in `backfill_partitions`.
+A killed backfill therefore resumes: rerunning the same range skips the dates already
+committed. When every partition has committed, one bookkeeping transaction updates the
+quarantine, writes dq_validation_results and pipeline_runs, and forgets the partitions.
+
+Watermarks are left alone: a backfill restates history, the nightly run still owns "what
+changed". Metrics of a partition are computed from the source as it is now (in memory),
+so they equal what a full run would produce for those dates.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import metrics, quality
+from .config import Settings
+from .extract import _as_text, _to_timestamp, check_columns
+from .pipeline import Outputs, RunPlan, _update_quarantine, read_keys_of
+from .schema import CLAIM_EVENTS, CLAIMS, COMPLAINTS, SOURCE_TABLES, SURVEYS
+from .warehouse import Warehouse, to_json
+
+
+def date_range(start: dt.date, end: dt.date) -> list[dt.date]:
+    if end < start:
+        raise ValueError(f"backfill range is empty: --end {end} is before --start {start}")
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def backfill_key(start: dt.date, end: dt.date) -> str:
+    return f"{start.isoformat()}..{end.isoformat()}"
+
+
+def _local(source, table, cols, settings: Settings) -> pd.DataFrame:
+    raw = source.read(table, columns=cols)
+    out = pd.DataFrame({"claim_id": _as_text(raw[table.claim_column])})
+    for c in cols:
+        if c in ("claim_id",):
+            continue
+        if table.columns.get(c) == "timestamp":
+            ts, _ = _to_timestamp(raw[c], settings.source_timezone)
+            out[c] = metrics.local_date(ts, settings.tz)
+        else:
+            out[c] = _as_text(raw[c])
+    return out
+
+
+def plan_backfill(source, settings: Settings, start: dt.date, end: dt.date) -> RunPlan:
+    """The claims a backfill of start..end must read: those that can own or explain a date
+    in the range (closed or reported in it, or with a response or complaint in it)."""
+    for t in SOURCE_TABLES.values():
+        check_columns(source, t)
+    lo, hi = start, end
+    claims = _local(source, CLAIMS, ["claim_id", "reported_at"], settings)
+    events = _local(source, CLAIM_EVENTS, ["claim_id", "event_type", "occurred_at"], settings)
+    surveys = _local(source, SURVEYS, ["claim_id", "responded_at"], settings)
+    complaints = _local(source, COMPLAINTS, ["claim_id", "received_at"], settings)
+
+    def in_range(s: pd.Series) -> np.ndarray:
+        d = pd.to_datetime(s, errors="coerce")
+        return ((d >= pd.Timestamp(lo)) & (d <= pd.Timestamp(hi))).to_numpy()
+
+    # Any closed event in range (not only the first): a superset is safe, a subset is not.
+    closing = events[(events["event_type"] == "closed").fillna(False).to_numpy() & in_range(events["occurred_at"])]
+    touched = set(closing["claim_id"].dropna())
+    touched.update(claims.loc[in_range(claims["reported_at"]), "claim_id"].dropna())
+    touched.update(surveys.loc[in_range(surveys["responded_at"]), "claim_id"].dropna())
+    touched.update(complaints.loc[in_range(complaints["received_at"]), "claim_id"].dropna())
+    return RunPlan("backfill", pd.Index(sorted(touched), dtype="object"), False, {}, {}, {},
+                   int(claims["claim_id"].nunique()))
+
+
+@dataclass
+class Partition:
+    date: dt.date
+    fact: pd.DataFrame          # fact rows this partition owns
+    surveys: pd.DataFrame       # response rows of this date
+    complaints: pd.DataFrame    # complaint rows of this date
+    cohort_fact: pd.DataFrame   # fact rows its metrics need (owned + claims of its responses/complaints)
+    # responses of its owned claims on other dates: daily_quality_metrics' csat_mean needs each
+    # closed claim's latest response in the warehouse, whichever partition owns that response
+    claim_surveys: pd.DataFrame | None = None
+
+
+def owner_date(fact: pd.DataFrame, settings: Settings) -> pd.Series:
+    """The partition owning a fact row: its closed_date, else its reported date."""
+    reported = metrics.local_date(fact["reported_at"], settings.tz)
+    return fact["closed_date"].where(fact["closed_date"].notna(), reported)
+
+
+def slice_partitions(outputs: Outputs, settings: Settings, dates: list[dt.date]) -> list[Partition]:
+    """Cut the in-memory facts into per-date inputs (small frames: cheap to ship to workers)."""
+    fact = outputs.fact
+    owner = owner_date(fact, settings)
+    wanted = set(dates)
+    by_claim = fact.set_index("claim_id", drop=False)
+    parts = []
+    owned_groups = {d: g for d, g in fact.groupby(owner.to_numpy(), sort=False) if d in wanted}
+    s_groups = {d: g for d, g in outputs.surveys.groupby("response_date", sort=False) if d in wanted}
+    c_groups = {d: g for d, g in outputs.complaints.groupby("received_date", sort=False) if d in wanted}
+    empty_f, empty_s, empty_c = fact.iloc[:0], outputs.surveys.iloc[:0], outputs.complaints.iloc[:0]
+    for d in dates:
+        owned = owned_groups.get(d, empty_f)
+        s = s_groups.get(d, empty_s)
+        c = c_groups.get(d, empty_c)
+        extra_ids = pd.Index(s["claim_id"]).union(pd.Index(c["claim_id"]))
+        extra = by_claim.loc[by_claim.index.intersection(extra_ids)].reset_index(drop=True)
+        closed = fact[(fact["closed_date"] == d).to_numpy()] if len(fact) else empty_f
+        cohort = pd.concat([closed, extra], ignore_index=True).drop_duplicates("claim_id")
+        others = outputs.surveys[outputs.surveys["claim_id"].isin(owned["claim_id"]).to_numpy()
+                                 & (outputs.surveys["response_date"] != d).to_numpy()]
+        parts.append(Partition(d, owned, s, c, cohort, others))
+    return parts
+
+
+@dataclass
+class PartitionResult:
+    date: dt.date
+    fact: pd.DataFrame
+    surveys: pd.DataFrame
+    complaints: pd.DataFrame
+    daily: pd.DataFrame
+    attainment: pd.DataFrame
+    claim_surveys: pd.DataFrame | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.fact) + len(self.surveys) + len(self.complaints) + len(self.daily) + len(self.attainment)
+
+
+def compute_partition(part: Partition, settings: Settings) -> PartitionResult:
+    """Metrics of one date (pure; runs on any worker)."""
+    daily = metrics.daily_service_metrics(part.cohort_fact, part.surveys, part.complaints, settings,
+                                          dates=[part.date])
+    attain = metrics.daily_standard_attainment(part.cohort_fact, settings, dates=[part.date])
+    return PartitionResult(part.date, part.fact, part.surveys, part.complaints, daily, attain,
+                           part.claim_surveys)
+
+
+def committed_partitions(wh: Warehouse, key: str) -> set[dt.date]:
+    with wh.transaction() as conn:
+        df = wh.read_sql(conn, f"SELECT partition_date FROM {wh.table('backfill_partitions')} "
+                               f"WHERE backfill_key = $key" if wh.dialect == "duckdb" else
+                         f"SELECT partition_date FROM {wh.table('backfill_partitions')} "
+                         f"WHERE backfill_key = :key", {"key": key})
+    return {pd.Timestamp(d).date() for d in df["partition_date"]}
+
+
+def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str) -> None:
+    """Replace one date's rows, and record it as committed, in one transaction."""
+    now = pd.Timestamp.now(tz="UTC")
+    meta = {"loaded_at": now, "run_id": run_id}
+    d = res.date
+    with wh.transaction() as conn:
+        drel = wh.stage_keys(conn, "pdate", [d])
+        crel = wh.stage_keys(conn, "pclaims", res.fact["claim_id"].tolist())
+        srel = wh.stage_keys(conn, "psurveys", res.surveys["response_id"].tolist())
+        krel = wh.stage_keys(conn, "pcomplaints", res.complaints["complaint_id"].tolist())
+        f, s, c = (wh.table(t) for t in ("fact_claim_service", "fact_survey_response", "fact_complaint"))
+        # The date's old rows, and any stale copy of a row this date now owns.
+        conn.exec_driver_sql(f"DELETE FROM {f} WHERE claim_id IN (SELECT k FROM {crel}) OR "
+                             f"closed_date IN (SELECT k FROM {drel})")
+        conn.exec_driver_sql(f"DELETE FROM {s} WHERE response_id IN (SELECT k FROM {srel}) OR "
+                             f"response_date IN (SELECT k FROM {drel})")
+        conn.exec_driver_sql(f"DELETE FROM {c} WHERE complaint_id IN (SELECT k FROM {krel}) OR "
+                             f"received_date IN (SELECT k FROM {drel})")
+        wh.insert_frame(conn, "fact_claim_service", res.fact.assign(**meta))
+        wh.insert_frame(conn, "fact_survey_response", res.surveys.assign(**meta))
+        wh.insert_frame(conn, "fact_complaint", res.complaints.assign(**meta))
+        for t in ("daily_service_metrics", "daily_standard_attainment"):
+            wh.delete_in(conn, t, "metric_date", drel)
+        wh.insert_frame(conn, "daily_service_metrics", res.daily.assign(**meta))
+        wh.insert_frame(conn, "daily_standard_attainment", res.attainment.assign(**meta))
+        if res.claim_surveys is not None and len(res.claim_surveys):
+            orel = wh.stage_keys(conn, "pclaimsurveys", res.claim_surveys["response_id"].tolist())
+            conn.exec_driver_sql(f"DELETE FROM {s} WHERE response_id IN (SELECT k FROM {orel})")
+            wh.insert_frame(conn, "fact_survey_response", res.claim_surveys.assign(**meta))
+        quality.recompute_quality_dates(wh, conn, [d], meta)
+        wh.insert_frame(conn, "backfill_partitions", pd.DataFrame({
+            "backfill_key": [key], "partition_date": [d], "run_id": [run_id], "committed_at": [now]}))
+
+
+def finish_backfill(wh: Warehouse, plan: RunPlan, key: str, quarantine: pd.DataFrame,
+                    results: pd.DataFrame, counts: pd.DataFrame, reads, run: dict,
+                    dates: list[dt.date], written: dict[str, int]) -> pd.DataFrame:
+    """Bookkeeping once every partition committed: quarantine, DQ results, the speed-quality
+    guard over the restated facts, the run row. Returns the alerts it raised."""
+    from .pipeline import _write_run
+
+    now = pd.Timestamp.now(tz="UTC")
+    with wh.transaction() as conn:
+        _update_quarantine(wh, conn, plan, quarantine, read_keys_of(reads), now, run["run_id"])
+        if len(results):
+            wh.insert_frame(conn, "dq_validation_results",
+                            results.assign(run_id=run["run_id"], validated_at=run["started_at"]))
+        conn.exec_driver_sql(f"DELETE FROM {wh.table('backfill_partitions')} WHERE backfill_key = "
+                             + ("?" if wh.dialect == "duckdb" else "%s"), (key,))
+        alerts = quality.evaluate_guard(wh, conn, now)
+        _write_run(wh, conn, plan, run, counts, written, dates, now)
+    return alerts
+
+
+def to_partition_json(dates: list[dt.date]) -> str:
+    return to_json([d.isoformat() for d in dates])

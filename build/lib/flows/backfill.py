@@ -1,0 +1,121 @@
+"""The backfill flow: `claimpulse backfill` and the `claimpulse-backfill` deployment.
+
+Reads the claims that can touch start..end, validates and computes them once, then computes
+the date partitions in parallel (threads by default, a Dask cluster with dask_address) and
+writes each in its own transaction from this process — DuckDB allows one writer.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from claimpulse import backfill as bf
+from claimpulse.config import load_config, resolve_source, resolve_warehouse
+from claimpulse.datadocs import run_links
+from claimpulse.extract import open_source
+from claimpulse.pseudonym import pseudonym_key
+from claimpulse.summary import run_markdown
+from claimpulse.warehouse import Warehouse
+from flows.nightly import _run_id, headline_of, locked_run, worse_counts
+from tasks.compute import compute
+from tasks.extract import extract
+from tasks.publish import publish
+from tasks.validate import validate
+
+
+@task(name="plan-backfill", retries=3, retry_delay_seconds=[2, 8, 30], cache_policy=NO_CACHE,
+      persist_result=False)
+def plan_backfill(source, settings, start, end):
+    return bf.plan_backfill(source, settings, start, end)
+
+
+@task(name="compute-partition", cache_policy=NO_CACHE, persist_result=False,
+      task_run_name="compute-{part.date}")
+def compute_partition(part, settings):
+    return bf.compute_partition(part, settings)
+
+
+@flow(name="claimpulse-backfill-partitions", persist_result=False, validate_parameters=False,
+      flow_run_name="partitions-{key}")
+def compute_and_write(parts: list, settings, warehouse_url: str, key: str, run_id: str) -> dict:
+    """Compute partitions on this flow's task runner; write each as it completes.
+
+    Takes the warehouse URL, not a Warehouse: flow parameters travel with the task context
+    to Dask workers, and an engine cannot be pickled.
+    """
+    logger = get_run_logger()
+    wh = Warehouse(warehouse_url, settings.schema)
+    futures = [compute_partition.submit(p, settings) for p in parts]
+    done, rows, t0 = 0, 0, time.monotonic()
+    written = {"fact_claim_service": 0, "fact_survey_response": 0, "fact_complaint": 0,
+               "daily_service_metrics": 0, "daily_standard_attainment": 0}
+    for fut in as_completed(futures):
+        res = fut.result()
+        bf.write_partition(wh, res, key, run_id)
+        done += 1
+        rows += res.rows
+        for t, frame in (("fact_claim_service", res.fact), ("fact_survey_response", res.surveys),
+                         ("fact_complaint", res.complaints), ("daily_service_metrics", res.daily),
+                         ("daily_standard_attainment", res.attainment)):
+            written[t] += len(frame)
+        rate = rows / max(time.monotonic() - t0, 1e-9)
+        logger.info("partition %s committed: %d/%d partitions, %.0f rows/s", res.date, done, len(parts), rate)
+    return written
+
+
+def _runner(workers: int, dask_address: str | None):
+    if dask_address:
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=dask_address)
+    return ThreadPoolTaskRunner(max_workers=max(1, workers))
+
+
+@flow(name="claimpulse-backfill", flow_run_name="backfill-{start}..{end}", persist_result=False,
+      validate_parameters=True)
+def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
+             warehouse_url: str | None = None, config_path: str | None = None,
+             workers: int = 1, dask_address: str | None = None) -> dict:
+    """Recompute the local dates start..end (inclusive) from the source, whatever the watermarks."""
+    logger = get_run_logger()
+    dates = bf.date_range(start, end)
+    settings = load_config(config_path)
+    source_url, is_demo = resolve_source(source_url)
+    key = pseudonym_key(allow_demo=is_demo)
+    wh = Warehouse(resolve_warehouse(warehouse_url), settings.schema)
+    run = {"run_id": _run_id(), "flow": "backfill", "started_at": pd.Timestamp.now(tz="UTC")}
+    bkey = bf.backfill_key(start, end)
+    source = open_source(source_url, settings.source_encoding)
+    with locked_run(wh, run, f"backfill {bkey} run {run['run_id']}"):
+        wh.ensure_schema()
+        already = bf.committed_partitions(wh, bkey)
+        todo = [d for d in dates if d not in already]
+        if already:
+            logger.info("resuming backfill %s: %d of %d partitions already committed",
+                        bkey, len(already & set(dates)), len(dates))
+        plan = plan_backfill(source, settings, start, end)
+        logger.info("backfill %s: %d claim(s) can touch the range", bkey, len(plan.touched))
+        reads = extract(source, settings, plan)
+        outcome = validate(reads, settings, run["started_at"], bkey)
+        outputs = compute(outcome.accepted, settings, key)
+        parts = bf.slice_partitions(outputs, settings, todo)
+        written = compute_and_write.with_options(task_runner=_runner(workers, dask_address))(
+            parts, settings, wh.url, bkey, run["run_id"])
+        alerts = bf.finish_backfill(wh, plan, bkey, outcome.quarantine, outcome.results,
+                                    outcome.counts, reads, run, dates, written)
+        # Read the warehouse back while still holding the lock: a run waiting for it must
+        # not find the DuckDB file still open here ("Could not set lock on file").
+        links = run_links(wh, settings, str(run["run_id"]), outcome.gx_results, logger)
+        headline = headline_of(wh, dates)
+        worse = worse_counts(wh, alerts)
+    md = run_markdown(run, outcome.counts, outcome.quarantine, dates, {"backfill range": len(dates)},
+                      headline, f"backfill {bkey}", links=links, worse=worse)
+    publish(md, "backfill")
+    return {"run_id": run["run_id"], "mode": "backfill", "dates": [d.isoformat() for d in dates],
+            "computed": [d.isoformat() for d in todo], "written": written, "summary": md, **worse}
