@@ -92,9 +92,10 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
     run = {"run_id": _run_id(), "flow": "backfill", "started_at": pd.Timestamp.now(tz="UTC")}
     bkey = bf.backfill_key(start, end)
     source = open_source(source_url, settings.source_encoding)
-    with locked_run(wh, run, f"backfill {bkey} run {run['run_id']}"):
-        wh.ensure_schema()
-        already = bf.committed_partitions(wh, bkey)
+    # write (a working copy of DuckDB, resumed after a killed backfill of this range) ...
+    with locked_run(wh, run, f"backfill {bkey} run {run['run_id']}", resume=bkey) as work:
+        work.ensure_schema()
+        already = bf.committed_partitions(work, bkey)
         todo = [d for d in dates if d not in already]
         if already:
             logger.info("resuming backfill %s: %d of %d partitions already committed",
@@ -106,13 +107,12 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
         outputs = compute(outcome.accepted, settings, key)
         parts = bf.slice_partitions(outputs, settings, todo)
         written = compute_and_write.with_options(task_runner=_runner(workers, dask_address))(
-            parts, settings, wh.url, bkey, run["run_id"])
-        bf.finish_backfill(wh, plan, bkey, outcome.quarantine, outcome.results, outcome.counts,
+            parts, settings, work.url, bkey, run["run_id"])
+        bf.finish_backfill(work, plan, bkey, outcome.quarantine, outcome.results, outcome.counts,
                            reads, run, dates, written)
-        # Read the warehouse back while still holding the lock: a run waiting for it must
-        # not find the DuckDB file still open here ("Could not set lock on file").
-        links = run_links(wh, settings, str(run["run_id"]), outcome.gx_results, logger)
-        headline = headline_of(wh, dates)
+    # ... audit, publish (leaving locked_run). Reads go to the published warehouse, read-only.
+    links = run_links(wh.reader(), settings, str(run["run_id"]), outcome.gx_results, logger)
+    headline = headline_of(wh.reader(), dates)
     md = run_markdown(run, outcome.counts, outcome.quarantine, dates, {"backfill range": len(dates)},
                       headline, f"backfill {bkey}", links=links)
     publish(md, "backfill")
