@@ -122,7 +122,8 @@ def report(
         from claimpulse.warehouse import Warehouse
 
         settings = load_config(config)
-        path = build_report(Warehouse(resolve_warehouse(warehouse), settings.schema), out,
+        # read-only (.reader()): a BI tool holding the DuckDB file must not block the report
+        path = build_report(Warehouse(resolve_warehouse(warehouse), settings.schema).reader(), out,
                             currency=settings.currency)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)

@@ -79,8 +79,9 @@ def runs(path) -> pd.DataFrame:
 
 
 def stray_files(path) -> list[str]:
-    """Files beside the warehouse other than itself and its lock file."""
-    return sorted(p.name for p in path.parent.iterdir() if p.name not in (path.name, path.name + ".lock"))
+    """Working copies (and write-ahead logs) beside the warehouse file."""
+    return sorted(p.name for p in path.parent.iterdir()
+                  if p.name.startswith(f".{path.name}") or p.name == f"{path.name}.wal")
 
 
 def add_run(w: Warehouse, run_id: str, status: str = "succeeded") -> None:
@@ -131,7 +132,11 @@ def test_a_run_succeeds_while_a_bi_reader_holds_the_file_and_is_seen_after_recon
         reader.close()
     assert result["dates"]
     assert held == (1, claims_before)               # the held connection: the old run, whole
-    assert again == (2, claims_before - 40)         # reconnected: the new run
+    con = duckdb.connect(str(path), read_only=True)
+    claims_now = con.execute(f"SELECT count(*) FROM {SCHEMA}.fact_claim_service").fetchone()[0]
+    con.close()
+    assert claims_before - 40 <= claims_now < claims_before   # (a deleted claim may have been quarantined)
+    assert again == (2, claims_now)                 # reconnected: the new run
     assert runs(path)["status"].tolist() == ["succeeded", "succeeded"]
     assert stray_files(path) == []                  # no working copy left behind
 
@@ -265,14 +270,14 @@ def test_a_working_copy_that_fails_its_audit_is_not_published(tmp_path):
 
 
 def test_no_disk_space_for_the_working_copy_is_a_one_line_error(tmp_path, monkeypatch):
-    import shutil
+    from types import SimpleNamespace
 
     from claimpulse.warehouse import publish
 
     path = tmp_path / "w.duckdb"
     wh = published(path)
     before = path.read_bytes()
-    monkeypatch.setattr(publish.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(100, 100, 1000))
+    monkeypatch.setattr(publish.shutil, "disk_usage", lambda p: SimpleNamespace(total=10**6, used=10**6 - 1000, free=1000))
     with pytest.raises(WarehouseError) as info:
         with wh.run_lock("full disk"), wh.publishing("full") as w:
             add_run(w, "full")
@@ -301,3 +306,22 @@ def test_server_warehouses_publish_through_their_transactions(pg_target):
     with wh.publishing("any") as w:
         assert w is wh and wh.reader() is wh
     assert type(wh).__name__ == "PostgresWarehouse" and isinstance(wh, Warehouse)
+
+
+def test_a_file_held_read_write_elsewhere_fails_the_run_at_once_and_changes_nothing(tmp_path):
+    path = tmp_path / "w.duckdb"
+    wh = published(path)
+    before = path.read_bytes()
+    writer = subprocess.Popen([sys.executable, "-c", "import sys, duckdb; c = duckdb.connect(sys.argv[1]); "
+                               "print('open', flush=True); sys.stdin.readline()", str(path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "open"
+        with pytest.raises(WarehouseError, match=r"cannot read it to make the run's working copy \(is it open "
+                                                 r"read-write elsewhere\? open BI tools read-only\): .*lock"):
+            with wh.run_lock("run"), wh.publishing("blocked") as w:
+                add_run(w, "blocked")
+    finally:
+        writer.kill()
+        writer.wait()
+    assert path.read_bytes() == before and stray_files(path) == []

@@ -25,14 +25,16 @@ import logging
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 import sqlalchemy as sa
 
-from .base import WarehouseError
+from .base import WarehouseError, first_line
 
 if TYPE_CHECKING:
     from .duckdb import DuckDBWarehouse
@@ -94,8 +96,24 @@ def make_working_copy(db: Path, work: Path, describe: str) -> None:
             f"warehouse {describe}: not enough disk space for the run's working copy in "
             f"{db.parent}: {free / 2**20:.0f} MiB free, {need / 2**20:.0f} MiB needed "
             f"(the file's size plus {DISK_FACTOR - 1:.0%})")
-    for src, dst in sources:
-        shutil.copyfile(src, dst)
+    t0 = time.perf_counter()
+    # Copy under a read-only connection: it fails at once if something has the file open for
+    # writing (a copy would then be torn), and keeps any writer out until the copy is done.
+    try:
+        guard = duckdb.connect(str(db), read_only=True) if db.exists() else None
+    except duckdb.Error as exc:
+        raise WarehouseError(f"warehouse {describe}: cannot read it to make the run's working copy "
+                             f"(is it open read-write elsewhere? open BI tools read-only): "
+                             f"{first_line(exc)}") from None
+    try:
+        for src, dst in sources:
+            shutil.copyfile(src, dst)
+    finally:
+        if guard is not None:
+            guard.close()
+    if sources:
+        log.info("working copy %s: %.1f MiB copied in %.2f s", work.name,
+                 sum(p.stat().st_size for p, _ in sources) / 2**20, time.perf_counter() - t0)
     # written last: a copy without its base file was cut short, and is swept
     _base_path(work).write_text(json.dumps(identity(db)))
 
@@ -182,6 +200,7 @@ def write_audit_publish(wh: DuckDBWarehouse, run_id: str | None, resume: str | N
 def _publish(work_wh: DuckDBWarehouse, work: Path, db: Path, run_id: str | None, quiet: bool
              ) -> list[str]:
     """Audit, then swap in; returns the audit's problems (empty: published)."""
+    t0 = time.perf_counter()
     try:
         problems = audit(work_wh, run_id)
     except WarehouseError as exc:
@@ -189,6 +208,8 @@ def _publish(work_wh: DuckDBWarehouse, work: Path, db: Path, run_id: str | None,
     if problems:
         (log.warning if quiet else log.error)("working copy %s not published: %s", work.name, "; ".join(problems))
         return problems
+    t1 = time.perf_counter()
     swap_in(work, db)
-    log.info("published %s (%.1f MiB)", db.name, db.stat().st_size / 2**20)
+    log.info("published %s (%.1f MiB): audit and checkpoint %.2f s, fsync and swap %.2f s", db.name,
+             db.stat().st_size / 2**20, t1 - t0, time.perf_counter() - t1)
     return []
