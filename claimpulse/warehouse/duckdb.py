@@ -91,7 +91,9 @@ class DuckDBWarehouse(Warehouse):
 
     def working_copy(self, path: Path) -> DuckDBWarehouse:
         """A warehouse over the working copy `path` that will be published as this one."""
-        return DuckDBWarehouse(f"duckdb:///{path}", self.schema, published_url=self.url)
+        url = sa.engine.make_url(self.url).set(database=str(path))  # keeps any ?options
+        return DuckDBWarehouse(url.render_as_string(hide_password=False), self.schema,
+                               published_url=self.url)
 
     def reader(self) -> Warehouse:
         if self.path is None or self.read_only:
