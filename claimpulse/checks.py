@@ -67,8 +67,8 @@ def run_checks(source: str | None, warehouse: str | None, config: str | None) ->
             lines.append("key fingerprint: none recorded yet; the first run records this key's")
         return lines, failed
     try:
-        wh = Warehouse(wh_url, settings.schema)
-        with wh.run_lock("claimpulse check", 0):
+        wh = Warehouse(wh_url, settings.schema).reader()  # reads only: BI readers may hold the file
+        with Warehouse(wh_url, settings.schema).run_lock("claimpulse check", 0):
             if not wh.exists():
                 lines.append(f"warehouse: ok ({wh.describe()}), no ClaimPulse schema {settings.schema!r} "
                              f"yet; the first run creates it")

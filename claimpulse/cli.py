@@ -196,7 +196,8 @@ def report(
         from claimpulse.preflight import open_existing
 
         settings = load_config(config)
-        wh = open_existing(warehouse, settings.schema)  # before the report's heavy imports
+        # read-only (.reader()): a BI tool holding the DuckDB file must not block the report
+        wh = open_existing(warehouse, settings.schema)  # read-only; before the report's heavy imports
         from claimpulse.report import build_report
 
         path = build_report(wh, out, currency=settings.currency)

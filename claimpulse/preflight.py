@@ -63,7 +63,7 @@ def warehouse_present(url: str, schema: str) -> bool:
     path = duckdb_file(url)
     if path is not None and not path.is_file():
         return False
-    return Warehouse(url, schema).exists()
+    return Warehouse(url, schema).reader().exists()  # read-only: BI readers may hold the file
 
 
 def open_existing(url: str | None, schema: str) -> Warehouse:
@@ -78,7 +78,7 @@ def open_existing(url: str | None, schema: str) -> Warehouse:
 
     from .warehouse import Warehouse, WarehouseError
 
-    wh = Warehouse(url, schema)
+    wh = Warehouse(url, schema).reader()  # read-only: a BI tool holding the file must not block it
     try:
         present = wh.exists()
     except sa.exc.DBAPIError as exc:
@@ -137,8 +137,10 @@ def record_failure(url: str, schema: str, run: dict, error: str) -> None:
         from .warehouse import Warehouse
 
         wh = Warehouse(url, schema)
-        with wh.run_lock(f"{run['flow']} run {run['run_id']} (recording a failure)", 0):
-            _insert_failure(wh, run, error)
+        # Through write-audit-publish like any run's write, so BI readers never block it.
+        with wh.run_lock(f"{run['flow']} run {run['run_id']} (recording a failure)", 0), \
+                wh.publishing(str(run["run_id"])) as work:
+            _insert_failure(work, run, error)
     except Exception as exc:  # busy or unreachable: the one-line error still reaches the user
         log.warning("could not record the failed run in the warehouse: %s", exc)
 
@@ -167,9 +169,10 @@ def preflight(flow: str, source_url: str | None, warehouse_url: str | None,
     try:
         with wh.run_lock(f"{flow} run {run_id} (preflight)", 0):
             try:
-                status = check_key(wh, key) if warehouse_present(wh.url, wh.schema) else "new"
+                status = check_key(wh.reader(), key) if warehouse_present(wh.url, wh.schema) else "new"
             except KeyMismatchError as exc:
-                _insert_failure(wh, run, one_line(exc))  # we hold the lock already
+                with wh.publishing(str(run_id)) as work:  # we hold the lock already
+                    _insert_failure(work, run, one_line(exc))
                 raise
     except WarehouseLocked:
         if lock_timeout() <= 0:

@@ -90,8 +90,9 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
     bkey = bf.backfill_key(start, end)
     source = open_source(ready.source_url, settings.source_encodings())
     warnings: list[str] = []
-    with locked_run(wh, run, f"backfill {bkey} run {run['run_id']}", key):
-        already = bf.committed_partitions(wh, bkey)
+    # write (a working copy of DuckDB, resumed after a killed backfill of this range) ...
+    with locked_run(wh, run, f"backfill {bkey} run {run['run_id']}", key, resume=bkey) as work:
+        already = bf.committed_partitions(work, bkey)
         todo = [d for d in dates if d not in already]
         if already:
             logger.info("resuming backfill %s: %d of %d partitions already committed",
@@ -107,13 +108,13 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
         outputs = compute(outcome.accepted, settings, key)
         parts = bf.slice_partitions(outputs, settings, todo)
         written = compute_and_write.with_options(task_runner=_runner(workers, dask_address))(
-            parts, settings, wh.url, bkey, run["run_id"])
-        alerts = bf.finish_backfill(wh, plan, bkey, outcome.quarantine, outcome.results,
+            parts, settings, work.url, bkey, run["run_id"])
+        alerts = bf.finish_backfill(work, plan, bkey, outcome.quarantine, outcome.results,
                                     outcome.counts, reads, run, dates, written)
-        # Read the warehouse back while still holding the lock: a run waiting for it must
-        # not find the DuckDB file still open here ("Could not set lock on file").
-        links = run_links(wh, settings, str(run["run_id"]), outcome.gx_results, logger)
-        worse = worse_counts(wh, alerts)
+    # ... audit, publish (leaving locked_run). Reads go to the published warehouse, read-only.
+    reader = wh.reader()
+    links = run_links(reader, settings, str(run["run_id"]), outcome.gx_results, logger)
+    worse = worse_counts(reader, alerts)
     headline = range_headline(outputs.fact, outputs.surveys, outputs.complaints, settings, start, end)
     warnings += run.get("warnings", [])
     why = (f"backfill of {bkey} requested: {len(dates)} partition(s), {len(todo)} computed"

@@ -55,23 +55,28 @@ def worse_counts(wh: Warehouse, alerts: pd.DataFrame | None) -> dict[str, int | 
 
 
 @contextmanager
-def locked_run(wh: Warehouse, run: dict, label: str, key: bytes | None = None) -> Iterator[None]:
-    """The warehouse lock for one run, the schema at head and, with `key`, the key's
-    fingerprint checked (or recorded) before anything is written. A failure inside is recorded
-    in pipeline_runs before the lock is let go, so a run waiting for the lock never finds the
-    warehouse still in use. A run that cannot get the lock (WarehouseLocked) records nothing:
-    the holder's run is fine."""
-    with wh.run_lock(label, lock_timeout()):
+def locked_run(wh: Warehouse, run: dict, label: str, key: bytes | None = None,
+               resume: str | None = None) -> Iterator[Warehouse]:
+    """The warehouse lock for one run, and the warehouse the run writes (write-audit-publish).
+
+    Yields a DuckDB warehouse's working copy (PostgreSQL: `wh` itself, whose transactions
+    publish), with the schema at head and, with `key`, the key's fingerprint checked (or
+    recorded) before anything is written. Leaving the block publishes the run: DuckDB audits
+    the copy and swaps it in atomically, so BI readers holding the file keep reading and see
+    the run once they reconnect. A failure inside is recorded in pipeline_runs (and published)
+    before the lock is let go. A run that cannot get the lock (WarehouseLocked) records
+    nothing: the holder's run is fine. `resume`: a backfill's key (see Warehouse.publishing)."""
+    with wh.run_lock(label, lock_timeout()), wh.publishing(run["run_id"], resume) as work:
         try:
-            wh.ensure_schema()
+            work.ensure_schema()
             if key is not None:
-                status = identity.verify_or_record(wh, key, run["run_id"])
+                status = identity.verify_or_record(work, key, run["run_id"])
                 if status == "adopted":
                     run.setdefault("warnings", []).append(
                         "the warehouse had no pseudonym key fingerprint: it adopted this run's key")
-            yield
+            yield work
         except Exception as exc:
-            pipeline.record_failure(wh, run, one_line(exc))
+            pipeline.record_failure(work, run, one_line(exc))
             raise
 
 
@@ -102,36 +107,36 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
     warnings: set[str] = set()
     gx_parts: list[dict] = []  # the GX validation results of each chunk, for the Data Docs
     logger.info("source %s → warehouse %s", source.describe(), wh.describe())
-    with locked_run(wh, run, f"nightly run {run['run_id']}", key):
-        watermarks = wh.watermarks()
-        plan = plan_changes(source, settings, watermarks, warehouse_keys(wh) if watermarks else None)
+    with locked_run(wh, run, f"nightly run {run['run_id']}", key) as work:  # write ...
+        watermarks = work.watermarks()
+        plan = plan_changes(source, settings, watermarks, warehouse_keys(work) if watermarks else None)
         logger.info("%s run: %s claim(s) to rebuild; changed rows %s", plan.mode,
                     "all" if plan.touched is None else len(plan.touched), plan.reasons())
         chunks = prepare_chunks(source, settings, plan)
         try:
-            with wh.transaction() as conn:
-                state = begin_load(wh, conn, plan, run)
+            with work.transaction() as conn:
+                state = begin_load(work, conn, plan, run)
                 for i in range(chunks.n):
                     reads = read_chunk(chunks, i)
                     outcome = validate(reads, settings, run["started_at"], plan.mode,
                                        run_name=str(run["run_id"]))
                     gx_parts.append(outcome.gx_results)
                     outputs = compute(outcome.accepted, settings, key)
-                    write_chunk(wh, conn, state, outputs, outcome, reads)
+                    write_chunk(work, conn, state, outputs, outcome, reads)
                     warnings.update(f"{t}: extra source column(s) ignored: {', '.join(r.extra_columns)}"
                                     for t, r in reads.items() if r.extra_columns)
                     if chunks.n > 1:
                         logger.info("chunk %d/%d written", i + 1, chunks.n)
                         del reads, outcome, outputs
                         pipeline.release_memory()
-                result = finish_load(wh, conn, settings, plan, state, run)
+                result = finish_load(work, conn, settings, plan, state, run)
         finally:
             chunks.cleanup()
-        # Read the warehouse back while still holding the lock: a run waiting for it must
-        # not find the DuckDB file still open here ("Could not set lock on file").
-        links = run_links(wh, settings, str(run["run_id"]), gx_parts, logger)
-        headline = headline_of(wh, result.dates)
-        worse = worse_counts(wh, result.alerts)
+    # ... audit, publish (leaving locked_run). Reads go to the published warehouse, read-only.
+    reader = wh.reader()
+    links = run_links(reader, settings, str(run["run_id"]), gx_parts, logger)
+    headline = headline_of(reader, result.dates)
+    worse = worse_counts(reader, result.alerts)
     counts = pipeline._combine_counts(state.counts)
     quarantine = pd.concat(state.quarantine, ignore_index=True)
     warnings.update(run.get("warnings", []))

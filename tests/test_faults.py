@@ -799,8 +799,10 @@ def test_sigkill_at_random_points_leaves_the_last_good_state(big_sources, wareho
             copy_db(wh_a, wh)
             state_a = snapshot(wh)
         else:
-            # exactly what the last successful run left: every table, every column
+            # exactly what the last successful run left: every table, every column (the kill
+            # hit the working copy; the published file was never opened for writing)
             assert_same_warehouse(now, state_a, what=f"after kill {i} at {delay}")
+            assert not Path(f"{wh}.wal").exists()
     print("kills (delay, process had finished, load had committed, last log line):", outcomes,
           "spill folders left by killed runs:", sorted(x.name for x in spill_dir.iterdir()))
     ref = finish(ref_proc)
@@ -816,6 +818,10 @@ def test_sigkill_at_random_points_leaves_the_last_good_state(big_sources, wareho
     assert p.returncode == 0, p.stderr
     # the killed runs' spill folders (raw source rows, personal data) were swept by it
     assert not list(spill_dir.glob("claimpulse-buckets-*")), sorted(x.name for x in spill_dir.iterdir())
+    # ... and so were the working copies the killed runs were writing (write-audit-publish):
+    # only the published file and its lock file are left
+    assert sorted(x.name for x in wh.parent.iterdir() if x.name.startswith(f".{wh.name}")) == [], \
+        sorted(x.name for x in wh.parent.iterdir())
     final = snapshot(wh)
     assert_same_warehouse(result_tables(final), reference, what="after recovery")
     runs = final["pipeline_runs"]
