@@ -55,8 +55,8 @@ def test_backfill_summary_describes_its_range(harness, tmp_path, pseudonym_env):
     days = q(w, "SELECT report_to_close_days FROM claimpulse.fact_claim_service "
                 "WHERE closed_date BETWEEN DATE '2026-03-04' AND DATE '2026-03-05'")["report_to_close_days"]
     assert len(days) == 4
-    assert f"| Report→close p50 (days) | {np.percentile(days, 50):.2f} |" in md
-    assert f"| Report→close p90 (days) | {np.percentile(days, 90):.2f} |" in md
+    assert f"| Report → close, median (days) | {np.percentile(days, 50):.2f} |" in md
+    assert f"| Report → close, p90 (days) | {np.percentile(days, 90):.2f} |" in md
     assert res["warnings"] == []
 
 
