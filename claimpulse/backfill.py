@@ -11,8 +11,11 @@ committed. When every partition has committed, one bookkeeping transaction updat
 quarantine, writes dq_validation_results and pipeline_runs, and forgets the partitions.
 
 Watermarks are left alone: a backfill restates history, the nightly run still owns "what
-changed". Metrics of a partition are computed from the source as it is now (in memory),
-so they equal what a full run would produce for those dates.
+changed". A partition's metrics are the SQL models (claimpulse/models) run inside the
+warehouse, in the partition's transaction, after its facts are written. So that they read
+the source as it is now, the partition also writes the current fact rows of the claims its
+responses and complaints belong to (a response takes its claim's dimensions, whenever that
+claim closed): the metrics of D then equal what a full run would produce for D.
 """
 from __future__ import annotations
 
@@ -25,9 +28,9 @@ import pandas as pd
 from . import metrics
 from .config import Settings
 from .extract import _as_text, _to_timestamp, check_columns
-from .pipeline import Outputs, RunPlan, _update_quarantine, read_keys_of
+from .pipeline import Outputs, RunPlan, _update_quarantine, _write_run, read_keys_of, recompute_dates
 from .schema import CLAIM_EVENTS, CLAIMS, COMPLAINTS, SOURCE_TABLES, SURVEYS
-from .warehouse import Warehouse, to_json
+from .warehouse import Warehouse
 
 
 def date_range(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -120,23 +123,20 @@ def slice_partitions(outputs: Outputs, settings: Settings, dates: list[dt.date])
 @dataclass
 class PartitionResult:
     date: dt.date
-    fact: pd.DataFrame
+    fact: pd.DataFrame          # fact rows to write: the owned ones and the cohort's other claims
     surveys: pd.DataFrame
     complaints: pd.DataFrame
-    daily: pd.DataFrame
-    attainment: pd.DataFrame
 
     @property
     def rows(self) -> int:
-        return len(self.fact) + len(self.surveys) + len(self.complaints) + len(self.daily) + len(self.attainment)
+        return len(self.fact) + len(self.surveys) + len(self.complaints)
 
 
-def compute_partition(part: Partition, settings: Settings) -> PartitionResult:
-    """Metrics of one date (pure; runs on any worker)."""
-    daily = metrics.daily_service_metrics(part.cohort_fact, part.surveys, part.complaints, settings,
-                                          dates=[part.date])
-    attain = metrics.daily_standard_attainment(part.cohort_fact, settings, dates=[part.date])
-    return PartitionResult(part.date, part.fact, part.surveys, part.complaints, daily, attain)
+def compute_partition(part: Partition) -> PartitionResult:
+    """The rows one date writes (pure; runs on any worker): its own facts plus the current
+    facts of the claims its metrics read. The metrics themselves run in the warehouse."""
+    fact = pd.concat([part.fact, part.cohort_fact], ignore_index=True).drop_duplicates("claim_id")
+    return PartitionResult(part.date, fact.reset_index(drop=True), part.surveys, part.complaints)
 
 
 def committed_partitions(wh: Warehouse, key: str) -> set[dt.date]:
@@ -148,8 +148,10 @@ def committed_partitions(wh: Warehouse, key: str) -> set[dt.date]:
     return {pd.Timestamp(d).date() for d in df["partition_date"]}
 
 
-def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str) -> None:
-    """Replace one date's rows, and record it as committed, in one transaction."""
+def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str,
+                    settings: Settings) -> dict[str, int]:
+    """Replace one date's rows, recompute its metrics in the warehouse, and record the date
+    as committed, in one transaction. Returns rows written per table."""
     now = pd.Timestamp.now(tz="UTC")
     meta = {"loaded_at": now, "run_id": run_id}
     d = res.date
@@ -159,30 +161,28 @@ def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str) 
         srel = wh.stage_keys(conn, "psurveys", res.surveys["response_id"].tolist())
         krel = wh.stage_keys(conn, "pcomplaints", res.complaints["complaint_id"].tolist())
         f, s, c = (wh.table(t) for t in ("fact_claim_service", "fact_survey_response", "fact_complaint"))
-        # The date's old rows, and any stale copy of a row this date now owns.
+        # The date's old rows, and any stale copy of a row this date now writes.
         conn.exec_driver_sql(f"DELETE FROM {f} WHERE claim_id IN (SELECT k FROM {crel}) OR "
                              f"closed_date IN (SELECT k FROM {drel})")
         conn.exec_driver_sql(f"DELETE FROM {s} WHERE response_id IN (SELECT k FROM {srel}) OR "
                              f"response_date IN (SELECT k FROM {drel})")
         conn.exec_driver_sql(f"DELETE FROM {c} WHERE complaint_id IN (SELECT k FROM {krel}) OR "
                              f"received_date IN (SELECT k FROM {drel})")
-        wh.insert_frame(conn, "fact_claim_service", res.fact.assign(**meta))
-        wh.insert_frame(conn, "fact_survey_response", res.surveys.assign(**meta))
-        wh.insert_frame(conn, "fact_complaint", res.complaints.assign(**meta))
-        for t in ("daily_service_metrics", "daily_standard_attainment"):
-            wh.delete_in(conn, t, "metric_date", drel)
-        wh.insert_frame(conn, "daily_service_metrics", res.daily.assign(**meta))
-        wh.insert_frame(conn, "daily_standard_attainment", res.attainment.assign(**meta))
+        written = {
+            "fact_claim_service": wh.insert_frame(conn, "fact_claim_service", res.fact.assign(**meta)),
+            "fact_survey_response": wh.insert_frame(conn, "fact_survey_response", res.surveys.assign(**meta)),
+            "fact_complaint": wh.insert_frame(conn, "fact_complaint", res.complaints.assign(**meta)),
+        }
+        written |= recompute_dates(wh, conn, settings, [d], meta)
         wh.insert_frame(conn, "backfill_partitions", pd.DataFrame({
             "backfill_key": [key], "partition_date": [d], "run_id": [run_id], "committed_at": [now]}))
+    return written
 
 
 def finish_backfill(wh: Warehouse, plan: RunPlan, key: str, quarantine: pd.DataFrame,
                     results: pd.DataFrame, counts: pd.DataFrame, reads, run: dict,
                     dates: list[dt.date], written: dict[str, int]) -> None:
     """Bookkeeping once every partition committed: quarantine, DQ results, the run row."""
-    from .pipeline import _write_run
-
     now = pd.Timestamp.now(tz="UTC")
     with wh.transaction() as conn:
         _update_quarantine(wh, conn, plan, quarantine, read_keys_of(reads), now, run["run_id"])
@@ -192,7 +192,3 @@ def finish_backfill(wh: Warehouse, plan: RunPlan, key: str, quarantine: pd.DataF
         conn.exec_driver_sql(f"DELETE FROM {wh.table('backfill_partitions')} WHERE backfill_key = "
                              + ("?" if wh.dialect == "duckdb" else "%s"), (key,))
         _write_run(wh, conn, plan, run, counts, written, dates, now)
-
-
-def to_partition_json(dates: list[dt.date]) -> str:
-    return to_json([d.isoformat() for d in dates])
