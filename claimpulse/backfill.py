@@ -27,8 +27,8 @@ import pandas as pd
 
 from . import metrics
 from .config import Settings
-from .extract import _as_text, _to_timestamp, check_columns
-from .pipeline import Outputs, RunPlan, _update_quarantine, _write_run, read_keys_of, recompute_dates
+from .extract import as_text, check_columns, to_timestamp
+from .pipeline import Outputs, RunPlan, update_quarantine, write_run, read_keys_of, recompute_dates
 from .schema import CLAIM_EVENTS, CLAIMS, COMPLAINTS, SOURCE_TABLES, SURVEYS
 from .warehouse import Warehouse
 
@@ -45,15 +45,15 @@ def backfill_key(start: dt.date, end: dt.date) -> str:
 
 def _local(source, table, cols, settings: Settings) -> pd.DataFrame:
     raw = source.read(table, columns=cols)
-    out = pd.DataFrame({"claim_id": _as_text(raw[table.claim_column])})
+    out = pd.DataFrame({"claim_id": as_text(raw[table.claim_column])})
     for c in cols:
         if c in ("claim_id",):
             continue
         if table.columns.get(c) == "timestamp":
-            ts, _ = _to_timestamp(raw[c], settings.source_timezone)
+            ts, _ = to_timestamp(raw[c], settings.source_timezone)
             out[c] = metrics.local_date(ts, settings.tz)
         else:
-            out[c] = _as_text(raw[c])
+            out[c] = as_text(raw[c])
     return out
 
 
@@ -185,10 +185,10 @@ def finish_backfill(wh: Warehouse, plan: RunPlan, key: str, quarantine: pd.DataF
     """Bookkeeping once every partition committed: quarantine, DQ results, the run row."""
     now = pd.Timestamp.now(tz="UTC")
     with wh.transaction() as conn:
-        _update_quarantine(wh, conn, plan, quarantine, read_keys_of(reads), now, run["run_id"])
+        update_quarantine(wh, conn, plan, quarantine, read_keys_of(reads), now, run["run_id"])
         if len(results):
             wh.insert_frame(conn, "dq_validation_results",
                             results.assign(run_id=run["run_id"], validated_at=run["started_at"]))
         conn.exec_driver_sql(f"DELETE FROM {wh.table('backfill_partitions')} WHERE backfill_key = "
                              + ("?" if wh.dialect == "duckdb" else "%s"), (key,))
-        _write_run(wh, conn, plan, run, counts, written, dates, now)
+        write_run(wh, conn, plan, run, counts, written, dates, now)

@@ -69,14 +69,19 @@ def demo_data(
 
 
 @app.command("run")
-def run(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = ConfigOpt) -> None:
+def run(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = ConfigOpt,
+        reconcile: bool = typer.Option(False, "--reconcile",
+                                       help="Also find rows deleted from the source (scans every source id)"),
+        ) -> None:
     """Nightly job: process what changed since the watermark, restate the dates it touches."""
     try:
         from flows.nightly import nightly
+        from flows.reconcile import reconcile as reconcile_flow
 
-        result = nightly(source_url=_secret_free(source, "CLAIMPULSE_SOURCE_URL"),
-                         warehouse_url=_secret_free(warehouse, "CLAIMPULSE_WAREHOUSE_URL"),
-                         config_path=config)
+        result = (reconcile_flow if reconcile else nightly)(
+            source_url=_secret_free(source, "CLAIMPULSE_SOURCE_URL"),
+            warehouse_url=_secret_free(warehouse, "CLAIMPULSE_WAREHOUSE_URL"),
+            config_path=config)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     typer.echo(f"run {result['run_id']} ({result['mode']}): restated {len(result['dates'])} date(s); "

@@ -22,7 +22,7 @@ from claimpulse.extract import open_source
 from claimpulse.pseudonym import pseudonym_key
 from claimpulse.summary import run_markdown
 from claimpulse.warehouse import Warehouse
-from flows.nightly import _run_id, headline_of, locked_run
+from flows.nightly import new_run_id, headline_of, locked_run
 from tasks.compute import compute
 from tasks.extract import extract
 from tasks.publish import publish
@@ -87,7 +87,7 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
     source_url, is_demo = resolve_source(source_url)
     key = pseudonym_key(allow_demo=is_demo)
     wh = Warehouse(resolve_warehouse(warehouse_url), settings.schema)
-    run = {"run_id": _run_id(), "flow": "backfill", "started_at": pd.Timestamp.now(tz="UTC")}
+    run = {"run_id": new_run_id(), "flow": "backfill", "started_at": pd.Timestamp.now(tz="UTC")}
     bkey = bf.backfill_key(start, end)
     source = open_source(source_url, settings.source_encoding)
     with locked_run(wh, run, f"backfill {bkey} run {run['run_id']}"):
