@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from .schema import DECIMAL, INTEGER, SOURCE_TABLES, TEXT, TIMESTAMP, SourceTable
+from .schema import DECIMAL, INTEGER, TEXT, TIMESTAMP, SourceTable
 
 log = logging.getLogger(__name__)
 

@@ -424,12 +424,17 @@ def daily_service_metrics(fact: pd.DataFrame, surveys: pd.DataFrame, complaints:
     """daily_service_metrics of in-memory frames: the model models/daily_service_metrics.sql
     run on an in-process DuckDB, exactly the SQL the warehouse runs.
 
-    `fact` is fact_claim_service rows; `surveys` and `complaints` are accepted source rows.
+    `fact` is fact_claim_service rows; `surveys` and `complaints` are accepted source rows or
+    their fact rows (fact_survey_response / fact_complaint, which carry the local dates).
     Columns DAILY_COLUMNS, ordered by the table key."""
+    if "response_date" not in surveys:
+        surveys = survey_facts(surveys, settings)
+    if "received_date" not in complaints:
+        complaints = complaint_facts(complaints, settings)
     inputs = {
         "fact_claim_service": _warehouse_arrow("fact_claim_service", fact),
-        "fact_survey_response": _warehouse_arrow("fact_survey_response", survey_facts(surveys, settings)),
-        "fact_complaint": _warehouse_arrow("fact_complaint", complaint_facts(complaints, settings)),
+        "fact_survey_response": _warehouse_arrow("fact_survey_response", surveys),
+        "fact_complaint": _warehouse_arrow("fact_complaint", complaints),
     }
     res = models.query_frames("daily_service_metrics", inputs, dates=_dates_arg(dates))
     return _model_frame("daily_service_metrics", res)[list(DAILY_COLUMNS)]
