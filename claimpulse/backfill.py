@@ -11,8 +11,11 @@ committed. When every partition has committed, one bookkeeping transaction updat
 quarantine, writes dq_validation_results and pipeline_runs, and forgets the partitions.
 
 Watermarks are left alone: a backfill restates history, the nightly run still owns "what
-changed". Metrics of a partition are computed from the source as it is now (in memory),
-so they equal what a full run would produce for those dates.
+changed". A partition's metrics are the SQL models (claimpulse/models) run inside the
+warehouse, in the partition's transaction, after its facts are written. So that they read
+the source as it is now, the partition also writes the current fact rows of the claims its
+responses and complaints belong to (a response takes its claim's dimensions, whenever that
+claim closed): the metrics of D then equal what a full run would produce for D.
 """
 from __future__ import annotations
 
@@ -24,10 +27,10 @@ import pandas as pd
 
 from . import metrics, quality
 from .config import Settings
-from .extract import _as_text, _to_timestamp, check_columns
-from .pipeline import Outputs, RunPlan, _update_quarantine, read_keys_of
+from .extract import as_text, check_columns, to_timestamp
+from .pipeline import Outputs, RunPlan, update_quarantine, write_run, read_keys_of, recompute_dates
 from .schema import CLAIM_EVENTS, CLAIMS, COMPLAINTS, SOURCE_TABLES, SURVEYS
-from .warehouse import Warehouse, to_json
+from .warehouse import Warehouse
 
 
 def date_range(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -42,15 +45,15 @@ def backfill_key(start: dt.date, end: dt.date) -> str:
 
 def _local(source, table, cols, settings: Settings) -> pd.DataFrame:
     raw = source.read(table, columns=cols)
-    out = pd.DataFrame({"claim_id": _as_text(raw[table.claim_column])})
+    out = pd.DataFrame({"claim_id": as_text(raw[table.claim_column])})
     for c in cols:
         if c in ("claim_id",):
             continue
         if table.columns.get(c) == "timestamp":
-            ts, _ = _to_timestamp(raw[c], settings.source_timezone)
+            ts, _ = to_timestamp(raw[c], settings.source_timezone)
             out[c] = metrics.local_date(ts, settings.tz)
         else:
-            out[c] = _as_text(raw[c])
+            out[c] = as_text(raw[c])
     return out
 
 
@@ -125,24 +128,21 @@ def slice_partitions(outputs: Outputs, settings: Settings, dates: list[dt.date])
 @dataclass
 class PartitionResult:
     date: dt.date
-    fact: pd.DataFrame
+    fact: pd.DataFrame          # fact rows to write: the owned ones and the cohort's other claims
     surveys: pd.DataFrame
     complaints: pd.DataFrame
-    daily: pd.DataFrame
-    attainment: pd.DataFrame
-    claim_surveys: pd.DataFrame | None = None
+    claim_surveys: pd.DataFrame | None = None  # responses of its closed claims on other dates
 
     @property
     def rows(self) -> int:
-        return len(self.fact) + len(self.surveys) + len(self.complaints) + len(self.daily) + len(self.attainment)
+        return len(self.fact) + len(self.surveys) + len(self.complaints)
 
 
-def compute_partition(part: Partition, settings: Settings) -> PartitionResult:
-    """Metrics of one date (pure; runs on any worker)."""
-    daily = metrics.daily_service_metrics(part.cohort_fact, part.surveys, part.complaints, settings,
-                                          dates=[part.date])
-    attain = metrics.daily_standard_attainment(part.cohort_fact, settings, dates=[part.date])
-    return PartitionResult(part.date, part.fact, part.surveys, part.complaints, daily, attain,
+def compute_partition(part: Partition) -> PartitionResult:
+    """The rows one date writes (pure; runs on any worker): its own facts plus the current
+    facts of the claims its metrics read. The metrics themselves run in the warehouse."""
+    fact = pd.concat([part.fact, part.cohort_fact], ignore_index=True).drop_duplicates("claim_id")
+    return PartitionResult(part.date, fact.reset_index(drop=True), part.surveys, part.complaints,
                            part.claim_surveys)
 
 
@@ -155,8 +155,10 @@ def committed_partitions(wh: Warehouse, key: str) -> set[dt.date]:
     return {pd.Timestamp(d).date() for d in df["partition_date"]}
 
 
-def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str) -> None:
-    """Replace one date's rows, and record it as committed, in one transaction."""
+def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str,
+                    settings: Settings) -> dict[str, int]:
+    """Replace one date's rows, recompute its metrics in the warehouse, and record the date
+    as committed, in one transaction. Returns rows written per table."""
     now = pd.Timestamp.now(tz="UTC")
     meta = {"loaded_at": now, "run_id": run_id}
     d = res.date
@@ -166,27 +168,28 @@ def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str) 
         srel = wh.stage_keys(conn, "psurveys", res.surveys["response_id"].tolist())
         krel = wh.stage_keys(conn, "pcomplaints", res.complaints["complaint_id"].tolist())
         f, s, c = (wh.table(t) for t in ("fact_claim_service", "fact_survey_response", "fact_complaint"))
-        # The date's old rows, and any stale copy of a row this date now owns.
+        # The date's old rows, and any stale copy of a row this date now writes.
         conn.exec_driver_sql(f"DELETE FROM {f} WHERE claim_id IN (SELECT k FROM {crel}) OR "
                              f"closed_date IN (SELECT k FROM {drel})")
         conn.exec_driver_sql(f"DELETE FROM {s} WHERE response_id IN (SELECT k FROM {srel}) OR "
                              f"response_date IN (SELECT k FROM {drel})")
         conn.exec_driver_sql(f"DELETE FROM {c} WHERE complaint_id IN (SELECT k FROM {krel}) OR "
                              f"received_date IN (SELECT k FROM {drel})")
-        wh.insert_frame(conn, "fact_claim_service", res.fact.assign(**meta))
-        wh.insert_frame(conn, "fact_survey_response", res.surveys.assign(**meta))
-        wh.insert_frame(conn, "fact_complaint", res.complaints.assign(**meta))
-        for t in ("daily_service_metrics", "daily_standard_attainment"):
-            wh.delete_in(conn, t, "metric_date", drel)
-        wh.insert_frame(conn, "daily_service_metrics", res.daily.assign(**meta))
-        wh.insert_frame(conn, "daily_standard_attainment", res.attainment.assign(**meta))
+        written = {
+            "fact_claim_service": wh.insert_frame(conn, "fact_claim_service", res.fact.assign(**meta)),
+            "fact_survey_response": wh.insert_frame(conn, "fact_survey_response", res.surveys.assign(**meta)),
+            "fact_complaint": wh.insert_frame(conn, "fact_complaint", res.complaints.assign(**meta)),
+        }
         if res.claim_surveys is not None and len(res.claim_surveys):
             orel = wh.stage_keys(conn, "pclaimsurveys", res.claim_surveys["response_id"].tolist())
             conn.exec_driver_sql(f"DELETE FROM {s} WHERE response_id IN (SELECT k FROM {orel})")
-            wh.insert_frame(conn, "fact_survey_response", res.claim_surveys.assign(**meta))
-        quality.recompute_quality_dates(wh, conn, [d], meta)
+            written["fact_survey_response"] += wh.insert_frame(
+                conn, "fact_survey_response", res.claim_surveys.assign(**meta))
+        written |= recompute_dates(wh, conn, settings, [d], meta)
+        written |= quality.recompute_quality_dates(wh, conn, [d], meta)
         wh.insert_frame(conn, "backfill_partitions", pd.DataFrame({
             "backfill_key": [key], "partition_date": [d], "run_id": [run_id], "committed_at": [now]}))
+    return written
 
 
 def finish_backfill(wh: Warehouse, plan: RunPlan, key: str, quarantine: pd.DataFrame,
@@ -194,20 +197,14 @@ def finish_backfill(wh: Warehouse, plan: RunPlan, key: str, quarantine: pd.DataF
                     dates: list[dt.date], written: dict[str, int]) -> pd.DataFrame:
     """Bookkeeping once every partition committed: quarantine, DQ results, the speed-quality
     guard over the restated facts, the run row. Returns the alerts it raised."""
-    from .pipeline import _write_run
-
     now = pd.Timestamp.now(tz="UTC")
     with wh.transaction() as conn:
-        _update_quarantine(wh, conn, plan, quarantine, read_keys_of(reads), now, run["run_id"])
+        update_quarantine(wh, conn, plan, quarantine, read_keys_of(reads), now, run["run_id"])
         if len(results):
             wh.insert_frame(conn, "dq_validation_results",
                             results.assign(run_id=run["run_id"], validated_at=run["started_at"]))
         conn.exec_driver_sql(f"DELETE FROM {wh.table('backfill_partitions')} WHERE backfill_key = "
                              + ("?" if wh.dialect == "duckdb" else "%s"), (key,))
         alerts = quality.evaluate_guard(wh, conn, now)
-        _write_run(wh, conn, plan, run, counts, written, dates, now)
+        write_run(wh, conn, plan, run, counts, written, dates, now)
     return alerts
-
-
-def to_partition_json(dates: list[dt.date]) -> str:
-    return to_json([d.isoformat() for d in dates])

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from .extract import FolderSource, SqlSource, _as_text, duplicated_keys, empty_raw, isin_mask
+from .extract import FolderSource, SqlSource, as_text, duplicated_keys, empty_raw, isin_mask
 from .schema import SOURCE_TABLES, SourceTable
 
 BATCH_ROWS = 500_000
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 def bucket_of(claim_ids: pd.Series, n_buckets: int) -> np.ndarray:
     """Stable bucket per claim id (normalized like extraction does); null ids go to bucket 0."""
-    text = _as_text(claim_ids)
+    text = as_text(claim_ids)
     h = pd.util.hash_pandas_object(text.fillna(""), index=False).to_numpy()
     out = (h % np.uint64(n_buckets)).astype(np.int64)
     out[text.isna().to_numpy()] = 0
@@ -191,11 +191,11 @@ def _spill_table(buckets: Buckets, source, t: SourceTable, touched: pd.Index | N
     for batch in iter_batches(source, t, batch_rows, fast=fast):
         keep = None
         if touched is not None:
-            claim = _as_text(batch[t.claim_column])
+            claim = as_text(batch[t.claim_column])
             keep = pd.Series(isin_mask(claim, touched), index=claim.index)
             if read_null_claims:
                 keep |= claim.isna()
         if touched is None:
-            ids.append(_as_text(batch[t.key]))
+            ids.append(as_text(batch[t.key]))
         buckets.add(t.name, batch, keep)
     return ids

@@ -129,16 +129,21 @@ def demo_data(
 def run(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = ConfigOpt,
         as_of: str = typer.Option(None, "--as-of", metavar="YYYY-MM-DD", help=(
             "Local date running service clocks are judged on [default: today in the business "
-            "timezone, at the run's start]"))) -> None:
+            "timezone, at the run's start]")),
+        reconcile: bool = typer.Option(False, "--reconcile", help=(
+            "Also find rows deleted from the source (compares every source id with the "
+            "warehouse; the weekly reconcile deployment does this)"))) -> None:
     """Nightly job: process what changed since the watermark."""
     as_of_date = _date(as_of, "--as-of")
-    _preflight("nightly", source, warehouse, config)
+    _preflight("reconcile" if reconcile else "nightly", source, warehouse, config)
     try:
         from flows.nightly import nightly
+        from flows.reconcile import reconcile as reconcile_flow
 
-        result = nightly(source_url=_secret_free(source, "CLAIMPULSE_SOURCE_URL"),
-                         warehouse_url=_secret_free(warehouse, "CLAIMPULSE_WAREHOUSE_URL"),
-                         config_path=config, as_of=as_of_date)
+        result = (reconcile_flow if reconcile else nightly)(
+            source_url=_secret_free(source, "CLAIMPULSE_SOURCE_URL"),
+            warehouse_url=_secret_free(warehouse, "CLAIMPULSE_WAREHOUSE_URL"),
+            config_path=config, as_of=as_of_date)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     for w in result.get("warnings", []):

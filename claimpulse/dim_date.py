@@ -3,7 +3,7 @@
 `build_dim_date(start, end)` is pure (one row per date, inclusive). `refresh_dim_date(wh, conn)`
 rebuilds the table inside the caller's transaction from the span of the data: the earliest
 to the latest of daily_service_metrics.metric_date, fact_claim_service.closed_date and the
-local date of fact_claim_service.reported_at. `pipeline.load` calls it last, so dim_date
+local date of fact_claim_service.reported_at. `pipeline.finish_load` calls it last, so dim_date
 commits with the rows it describes.
 """
 from __future__ import annotations

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from .schema import DECIMAL, INTEGER, SOURCE_TABLES, TEXT, TIMESTAMP, SourceTable
+from .schema import DECIMAL, INTEGER, TEXT, TIMESTAMP, SourceTable
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ class SqlSource:
         self.url = url
         self.engine = engine or sa.create_engine(url, pool_pre_ping=True)
         self._columns: dict[str, dict[str, str]] = {}
+        self._types: dict[str, dict[str, sa.types.TypeEngine]] = {}
 
     def describe(self) -> str:
         return mask_url(self.url)
@@ -126,16 +127,21 @@ class SqlSource:
             cols = insp.get_columns(names[table.name])
             self._columns[table.name] = {c["name"].lower(): c["name"] for c in cols}
             self._columns[table.name]["__table__"] = names[table.name]
+            self._types[table.name] = {c["name"].lower(): c["type"] for c in cols}
         return self._columns[table.name]
 
     def read(self, table: SourceTable, columns: Sequence[str] | None = None,
-             claim_ids: Sequence[str] | None = None, null_claim: bool = False) -> pd.DataFrame:
-        """Raw rows of `table` (all, or those of `claim_ids` / with a null claim_id)."""
+             claim_ids: Sequence[str] | None = None, null_claim: bool = False,
+             keys: Sequence[str] | None = None, changed_since: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Raw rows of `table`: all, or those of `claim_ids` / with a null claim_id, or those
+        whose id is in `keys`, or those that may have changed after `changed_since`."""
         cols = self.columns(table)
         wanted = [c for c in (columns or [c for c in cols if c != "__table__"]) if c in cols]
         from . import fastread  # Arrow reads of SQLite files; any doubt falls back to pandas
 
         path = fastread.sqlite_path(self.url) if fastread.available() else None
+        if keys is not None or changed_since is not None:
+            return self._read_where(table, cols, wanted, keys, changed_since)
         if path is not None and wanted:
             try:
                 return fastread.read_sql_table(
@@ -166,6 +172,53 @@ class SqlSource:
             return pd.DataFrame(columns=wanted)
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         return out.reset_index(drop=True)
+
+    def _read_where(self, table: SourceTable, cols: dict[str, str], wanted: list[str],
+                    keys: Sequence[str] | None, changed_since: pd.Timestamp | None) -> pd.DataFrame:
+        """The keyed and changed-since reads: few rows, so the plain SQLAlchemy path."""
+        t = sa.table(cols["__table__"], *[sa.column(cols[c]) for c in wanted])
+        base = sa.select(*[t.c[cols[c]].label(c) for c in wanted])
+        queries = []
+        if keys is not None:
+            key_col = sa.column(cols[table.key])
+            ids = [k for k in dict.fromkeys(keys) if k is not None and not pd.isna(k)]
+            for i in range(0, len(ids), CLAIM_BATCH):
+                queries.append(base.where(key_col.in_(ids[i:i + CLAIM_BATCH])))
+        else:
+            where = changed_since_filter(self.engine.dialect.name, sa.column(cols["updated_at"]),
+                                         self._types.get(table.name, {}).get("updated_at"),
+                                         changed_since) if "updated_at" in cols else None
+            queries.append(base if where is None else base.where(where))
+        frames = []
+        try:
+            with self.engine.connect() as conn:
+                for q in queries:
+                    frames.append(pd.read_sql_query(q, conn, coerce_float=True))
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise self._unreachable(exc) from exc
+        if not frames:
+            return pd.DataFrame({c: pd.Series(dtype="object") for c in wanted})
+        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return out.reset_index(drop=True)
+
+
+def changed_since_filter(dialect: str, column: sa.ColumnElement, column_type: sa.types.TypeEngine | None,
+                         since: pd.Timestamp) -> sa.ColumnElement | None:
+    """A WHERE clause keeping every row whose updated_at may be after `since` (a superset: the
+    caller compares parsed values exactly), or None when the source cannot filter safely.
+
+    The bound is a day before `since`: a naive or offset value is within 14 hours of UTC. Rows
+    without a value, or whose text is not date-shaped, always pass: they cannot be placed, so
+    every nightly run re-reads them. SQLite has no timestamp type: its values are text.
+    """
+    bound = pd.Timestamp(since).tz_convert("UTC") - pd.Timedelta(days=1)
+    if dialect != "sqlite" and isinstance(column_type, (sa.DateTime, sa.Date)):
+        return sa.or_(column.is_(None), column >= bound.tz_localize(None).to_pydatetime())
+    if dialect == "sqlite" or isinstance(column_type, (sa.String, sa.types.NullType)):
+        # ISO text sorts as time: its first ten characters are its (local) date.
+        return sa.or_(column.is_(None), column >= bound.strftime("%Y-%m-%d"),
+                      sa.not_(column.like("____-__-__%")))
+    return None  # numbers or unknown types: no filter the source can apply safely
 
 
 class FolderSource:
@@ -205,21 +258,26 @@ class FolderSource:
         enc = self.encoding
         return enc if isinstance(enc, str) else enc.get(table.name, enc.get("default", "utf-8"))
 
-    def _read_file(self, f: str, table: SourceTable, header_only: bool = False) -> pd.DataFrame:
+    def _read_file(self, f: str, table: SourceTable, header_only: bool = False,
+                   columns: Sequence[str] | None = None) -> pd.DataFrame:
         encoding = self.encoding_of(table)
+        wanted = None if columns is None else {str(c).lower() for c in columns}
+        usecols = None if wanted is None else (
+            lambda c: str(c).strip().lstrip("\ufeff").strip().lower() in wanted)
         try:
             if f.lower().endswith(".parquet"):
-                if header_only:
-                    import pyarrow.parquet as pq
+                import pyarrow.parquet as pq
 
+                if header_only:
                     df = pd.DataFrame(columns=pq.read_schema(f).names)
                 else:
-                    df = pd.read_parquet(f)
+                    names = pq.read_schema(f).names
+                    df = pd.read_parquet(f, columns=None if usecols is None else [n for n in names if usecols(n)])
             else:
                 # Everything as text: coercion decides types, so a bad value is a bad row.
                 df = pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""],
                                  encoding=encoding, encoding_errors="strict",
-                                 nrows=0 if header_only else None)
+                                 nrows=0 if header_only else None, usecols=usecols)
         except UnicodeDecodeError as exc:
             raise SourceError(f"{table.name}: file {f} is not {encoding} ({exc.reason}); "
                               f"set source_encoding in the config") from None
@@ -248,12 +306,25 @@ class FolderSource:
         return union
 
     def read(self, table: SourceTable, columns: Sequence[str] | None = None,
-             claim_ids: Sequence[str] | None = None, null_claim: bool = False) -> pd.DataFrame:
+             claim_ids: Sequence[str] | None = None, null_claim: bool = False,
+             keys: Sequence[str] | None = None, changed_since: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Rows of `table`'s files, filtered as SqlSource.read filters. Files have no index: a
+        keyed or changed-since read still reads every file, but only the columns it needs
+        (plus the filter's), and keeps only the matching rows."""
         files = self._files(table)
         if not files:
             self.columns(table)  # raises the clear error
-        frames = [self._read_file(f, table) for f in files]
+        need = None if columns is None else list(dict.fromkeys(
+            [*columns, *([table.key] if keys is not None else []),
+             *(["updated_at"] if changed_since is not None else [])]))
+        frames = [self._read_file(f, table, columns=need) for f in files]
         df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        if keys is not None:
+            df = df[isin_mask(as_text(df[table.key]), list(keys))]
+        if changed_since is not None and "updated_at" in df.columns:
+            maybe = _may_be_after(df["updated_at"], changed_since)
+            if maybe is not None:
+                df = df[maybe.to_numpy()]
         if columns is not None:
             df = df[[c for c in columns if c in df.columns]]
         if claim_ids is not None or null_claim:
@@ -274,7 +345,7 @@ def open_source(source: str, encoding: str | dict[str, str] = "utf-8") -> SqlSou
 # --------------------------------------------------------------------------- coercion
 
 
-def _as_text(s: pd.Series) -> pd.Series:
+def as_text(s: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(s):
         # Integer-valued ids read as floats (NULLs in an int column) must not gain ".0".
         as_int = s.dropna()
@@ -305,7 +376,7 @@ def _to_number(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return out, (bad | inf)
 
 
-def _to_timestamp(s: pd.Series, source_tz: str) -> tuple[pd.Series, pd.Series]:
+def to_timestamp(s: pd.Series, source_tz: str) -> tuple[pd.Series, pd.Series]:
     """UTC timestamps and a mask of non-null inputs that are not timestamps.
 
     Aware values keep their instant; naive values (and date-only values, at midnight)
@@ -441,14 +512,14 @@ def coerce_table(raw: pd.DataFrame, table: SourceTable, source_tz: str) -> Table
         else:
             s = raw[col]
         if kind == TEXT:
-            typed[col] = _as_text(s)
+            typed[col] = as_text(s)
             continue
         if kind == DECIMAL:
             values, bad = _to_number(s)
         elif kind == INTEGER:
             values, bad = _to_integer(s)
         elif kind == TIMESTAMP:
-            values, bad = _to_timestamp(s, source_tz)
+            values, bad = to_timestamp(s, source_tz)
         else:  # pragma: no cover - schema.py defines only these kinds
             raise AssertionError(kind)
         typed[col] = values
@@ -491,29 +562,48 @@ def empty_raw(table: SourceTable) -> pd.DataFrame:
 @dataclass
 class ChangeScan:
     """The narrow change scan of one table."""
-    keys: pd.DataFrame      # key, claim_id of every source row (deletes and duplicated ids)
-    changed: pd.DataFrame   # key, claim_id, updated_at (UTC) of every row that may be newer
-                            # than `since` (all rows without it); the caller compares exactly
+    keys: pd.DataFrame | None  # key, claim_id of every source row (a reconciliation's full scan;
+                               # None for a nightly scan, which reads only what changed)
+    changed: pd.DataFrame      # key, claim_id, updated_at (UTC) of every row that may be newer
+                               # than `since` (all rows without it); the caller compares exactly
 
 
-def scan_changes(source, table: SourceTable, source_tz: str, since: pd.Timestamp | None = None) -> ChangeScan:
-    """Key, claim_id and updated_at of `table`'s rows; only the timestamps that can be after
-    `since` are parsed (see _may_be_after), so a nightly scan costs a read, not a parse."""
+def scan_changes(source, table: SourceTable, source_tz: str, since: pd.Timestamp | None = None,
+                 every_key: bool = False) -> ChangeScan:
+    """Key, claim_id and updated_at of `table`'s rows that may have changed after `since`.
+
+    The filter runs in the source (SqlSource: a WHERE on updated_at; a folder: after a read of
+    these columns), so a nightly scan costs what changed, not the table. With `every_key` (a
+    reconciliation) every row's key and claim_id are read as well, to find deletes. Only the
+    timestamps that can be after `since` are parsed (see _may_be_after).
+    """
     cols = [table.key, table.claim_column, "updated_at"] if table.key != table.claim_column \
         else [table.key, "updated_at"]
     check_columns(source, table)
-    raw = source.read(table, columns=cols)
+    pushed = since is not None and pd.notna(since) and not every_key
+    raw = source.read(table, columns=cols, changed_since=since) if pushed else source.read(table, columns=cols)
     keys = pd.DataFrame({
-        "key": _as_text(raw[table.key]),
-        "claim_id": _as_text(raw[table.claim_column]),
+        "key": as_text(raw[table.key]),
+        "claim_id": as_text(raw[table.claim_column]),
     })
     upd = raw["updated_at"]
     maybe = _may_be_after(upd, since) if since is not None and pd.notna(since) else None
     if maybe is not None:
         upd = upd[maybe]
     changed = keys.loc[upd.index] if maybe is not None else keys.copy()
-    changed["updated_at"], _ = _to_timestamp(upd, source_tz)
-    return ChangeScan(keys, changed)
+    changed["updated_at"], _ = to_timestamp(upd, source_tz)
+    return ChangeScan(None if pushed else keys, changed)
+
+
+def copies_of(source, table: SourceTable, keys: Iterable) -> pd.DataFrame:
+    """key, claim_id of every source row whose id is one of `keys` (a keyed lookup: the other
+    copies of a changed row's id, wherever they are)."""
+    keys = [k for k in pd.unique(pd.Series(list(keys), dtype="object").dropna())]
+    if not keys:
+        return pd.DataFrame({"key": pd.Series(dtype="string"), "claim_id": pd.Series(dtype="string")})
+    cols = [table.key, table.claim_column] if table.key != table.claim_column else [table.key]
+    raw = source.read(table, columns=cols, keys=keys)
+    return pd.DataFrame({"key": as_text(raw[table.key]), "claim_id": as_text(raw[table.claim_column])})
 
 
 _ISO_DATE_PREFIX = r"^\d{4}-\d{2}-\d{2}"
@@ -596,5 +686,3 @@ def count_rows(source, table: SourceTable) -> int:
     return len(source.read(table, columns=[table.key]))
 
 
-def iter_tables() -> Iterable[SourceTable]:
-    return SOURCE_TABLES.values()

@@ -8,9 +8,14 @@ The heavy lifting runs in an in-process DuckDB over Arrow tables. Timestamps are
 DuckDB as *naive UTC* microsecond TIMESTAMPs (and local dates as DATEs computed in pandas),
 so no result depends on DuckDB's session TimeZone or on ICU.
 
+The daily aggregates are defined once, as the SQL models in claimpulse/models/ that the
+warehouse runs; `daily_service_metrics` / `daily_standard_attainment` here run those same
+models over frames (an in-process DuckDB), so tests exercise the model as pure logic.
+
 Public:
 - `local_date(ts, tz)`: UTC timestamps -> local calendar dates (datetime.date / None).
 - `build_fact(...)`: fact_claim_service, one row per claim.
+- `survey_facts(...)`, `complaint_facts(...)`: fact_survey_response / fact_complaint rows.
 - `daily_service_metrics(...)`: daily_service_metrics over the five grouping sets.
 - `daily_standard_attainment(...)`: daily_standard_attainment over the five grouping sets.
 """
@@ -26,8 +31,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from claimpulse import models
+from claimpulse.dictionary import TABLES, columns
 from claimpulse.pseudonym import customer_keys
-from claimpulse.schema import ALL, DECIDED_OUTCOMES, DIMENSIONS, GROUPING_SETS
 
 __all__ = [
     "FACT_COLUMNS",
@@ -35,6 +41,8 @@ __all__ = [
     "ATTAINMENT_COLUMNS",
     "local_date",
     "build_fact",
+    "survey_facts",
+    "complaint_facts",
     "daily_service_metrics",
     "daily_standard_attainment",
     "customer_group",
@@ -56,27 +64,11 @@ FACT_COLUMNS: tuple[str, ...] = (
     "first_time_right",
 )
 
-DAILY_COLUMNS: tuple[str, ...] = (
-    "metric_date", "product_line", "channel", "region",
-    "closed_claims",
-    "report_to_accept_hours_p50", "report_to_accept_hours_p90",
-    "report_to_decision_days_p50", "report_to_decision_days_p90",
-    "decision_to_payment_days_p50", "decision_to_payment_days_p90",
-    "report_to_close_days_mean", "report_to_close_days_p50", "report_to_close_days_p90",
-    "decided_claims", "paid_rate", "denial_rate", "reopen_rate_30d", "paid_amount_total",
-    "customer_cost_travel", "customer_cost_evidence", "customer_cost_lost_work",
-    "customer_cost_total", "customer_cost_per_claim_mean", "customer_cost_per_claim_p50",
-    "trips_per_claim_mean", "lost_work_hours_mean", "customer_cost_to_payout_ratio",
-    "survey_responses", "csat_mean", "csat_satisfied_rate", "nps", "effort_mean",
-    "complaints_received", "regulator_complaints",
-)
-_DAILY_INT = ("closed_claims", "decided_claims", "survey_responses", "complaints_received",
-              "regulator_complaints")
-
-ATTAINMENT_COLUMNS: tuple[str, ...] = (
-    "metric_date", "standard_id", "product_line", "channel", "region", "measure", "max_value",
-    "eligible_claims", "met_claims", "attainment_rate", "target_rate", "meets_target",
-)
+# The metric tables' columns (without the load's loaded_at / run_id), from the data dictionary.
+DAILY_COLUMNS: tuple[str, ...] = tuple(c for c in columns("daily_service_metrics")
+                                       if c not in ("loaded_at", "run_id"))
+ATTAINMENT_COLUMNS: tuple[str, ...] = tuple(c for c in columns("daily_standard_attainment")
+                                            if c not in ("loaded_at", "run_id"))
 
 _TEXT_COLUMNS = ("claim_id", "customer_key", "product_line", "channel", "region", "team",
                  "complexity", "outcome", "denial_reason")
@@ -139,27 +131,6 @@ def _days_of(dates: pd.Series) -> np.ndarray:
         return pd.to_datetime(s).to_numpy().astype("datetime64[D]")
 
 
-def _wanted_days(dates: Iterable[Any] | None) -> np.ndarray | None:
-    """The `dates=` argument as datetime64[D] (None = every date)."""
-    if dates is None:
-        return None
-    vals = []
-    for d in dates:
-        if isinstance(d, _dt.datetime):
-            d = d.date()
-        elif not isinstance(d, _dt.date):
-            d = pd.Timestamp(d).date()
-        vals.append(d)
-    return np.array(vals, dtype="datetime64[D]")
-
-
-def _day_mask(days: np.ndarray, wanted: np.ndarray | None) -> np.ndarray:
-    mask = ~np.isnat(days)
-    if wanted is not None:
-        mask &= np.isin(days, wanted)
-    return mask
-
-
 def _text(s: pd.Series) -> pd.Series:
     """As pandas "string" dtype (pd.NA for missing); a no-op for accepted frames."""
     return s if isinstance(s.dtype, pd.StringDtype) and s.dtype.na_value is pd.NA else s.astype("string")
@@ -205,19 +176,6 @@ def _connect() -> duckdb.DuckDBPyConnection:
     except duckdb.Error:  # pragma: no cover - a build without ICU has no TimeZone setting
         pass
     return con
-
-
-def _grouping_sets_sql(date_col: str) -> str:
-    sets = []
-    for gs in GROUPING_SETS:
-        sets.append("(" + ", ".join((date_col,) + tuple(gs)) + ")")
-    return ", ".join(sets)
-
-
-def _dims_select() -> str:
-    return ", ".join(
-        f"CASE WHEN grouping({d}) = 1 THEN '{ALL}' ELSE {d} END AS {d}" for d in DIMENSIONS
-    )
 
 
 # --------------------------------------------------------------------------------------
@@ -452,262 +410,114 @@ def quality_measures(outcome, denial_reason, closed_at, is_open, reopened_within
 
 
 # --------------------------------------------------------------------------------------
-# daily_service_metrics
+# fact_survey_response / fact_complaint
 # --------------------------------------------------------------------------------------
-def _closed_cohort(fact: pd.DataFrame, wanted: np.ndarray | None, extra: dict[str, tuple]) -> pa.Table:
-    days = _days_of(fact["closed_date"])
-    mask = _day_mask(days, wanted)
-    sub = fact.loc[mask]
-    cols: dict[str, tuple[Any, pa.DataType]] = {"d": (days[mask], pa.date32())}
-    for dim in DIMENSIONS:
-        cols[dim] = (_text(sub[dim]), pa.large_string())
-    for name, (values, typ) in extra.items():
-        cols[name] = (values(sub) if callable(values) else values, typ)
+def survey_facts(surveys: pd.DataFrame, settings) -> pd.DataFrame:
+    """fact_survey_response rows of accepted survey rows: the response with its local date."""
+    s = surveys
+    return pd.DataFrame({
+        "response_id": s["response_id"], "claim_id": s["claim_id"],
+        "responded_at": s["responded_at"],
+        "response_date": local_date(s["responded_at"], settings.tz),
+        "csat": s["csat"], "nps": s["nps"], "effort": s["effort"],
+        "source_updated_at": s["updated_at"],
+    }).reset_index(drop=True)
+
+
+def complaint_facts(complaints: pd.DataFrame, settings) -> pd.DataFrame:
+    """fact_complaint rows of accepted complaint rows: the complaint with its local date."""
+    c = complaints
+    return pd.DataFrame({
+        "complaint_id": c["complaint_id"], "claim_id": c["claim_id"],
+        "received_at": c["received_at"],
+        "received_date": local_date(c["received_at"], settings.tz),
+        "source": c["source"], "category": c["category"], "resolved_at": c["resolved_at"],
+        "source_updated_at": c["updated_at"],
+    }).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------
+# daily_service_metrics and daily_standard_attainment: the SQL models over frames
+# --------------------------------------------------------------------------------------
+_ARROW_TYPES = {"text": pa.large_string(), "money": pa.float64(), "double": pa.float64(),
+                "int": pa.int64(), "bool": pa.bool_(), "date": pa.date32(),
+                "timestamptz": pa.timestamp("us")}
+
+
+def _warehouse_arrow(table: str, frame: pd.DataFrame) -> pa.Table:
+    """A frame as the warehouse table `table` holds it (the dictionary's columns the frame has),
+    typed for DuckDB: timestamps as naive UTC, dates as DATE."""
+    cols: dict[str, tuple[Any, pa.DataType]] = {}
+    for c in TABLES[table].columns:
+        if c.name not in frame:
+            continue
+        s = frame[c.name]
+        if c.type == "text":
+            values = _text(s)
+        elif c.type in ("money", "double"):
+            values = s.astype("float64").to_numpy()
+        elif c.type == "int":
+            values = s.astype("Int64")
+        elif c.type == "bool":
+            values = s.astype("boolean")
+        elif c.type == "date":
+            values = _days_of(s)
+        else:
+            values = _naive_utc(s)
+        cols[c.name] = (values, _ARROW_TYPES[c.type])
     return _arrow(cols)
 
 
-def _dims_table(fact: pd.DataFrame) -> pa.Table:
-    cols = {"claim_id": (_text(fact["claim_id"]), pa.large_string())}
-    for dim in DIMENSIONS:
-        cols[dim] = (_text(fact[dim]), pa.large_string())
-    return _arrow(cols)
+def _model_frame(table: str, result: pa.Table) -> pd.DataFrame:
+    """A model's Arrow rows as a frame: the dictionary's dtypes (dates as date objects)."""
+    df = _to_pandas(result)
+    for c in TABLES[table].columns:
+        if c.name not in df:
+            continue
+        if c.type == "int":
+            df[c.name] = df[c.name].astype("int64")  # counts: never null in these models
+        elif c.type in ("money", "double"):
+            df[c.name] = df[c.name].astype("float64")
+        elif c.type == "bool":
+            df[c.name] = df[c.name].astype("boolean")
+        elif c.type == "date":
+            df[c.name] = df[c.name].astype(object)
+    return df
 
 
-def _num(col: str):
-    return lambda sub: sub[col].astype("float64").to_numpy()
-
-
-def _bool(col: str):
-    return lambda sub: sub[col].astype("boolean").fillna(False).astype(bool).to_numpy()
+def _dates_arg(dates: Iterable[Any] | None) -> list[_dt.date] | None:
+    if dates is None:
+        return None
+    return [d.date() if isinstance(d, _dt.datetime) else d if isinstance(d, _dt.date)
+            else pd.Timestamp(d).date() for d in dates]
 
 
 def daily_service_metrics(fact: pd.DataFrame, surveys: pd.DataFrame, complaints: pd.DataFrame,
                           settings, dates: Iterable[_dt.date] | None = None) -> pd.DataFrame:
-    """daily_service_metrics (METRICS.md): one row per metric_date × grouping-set combination
-    with any activity in the closed, response or complaint cohort. Columns DAILY_COLUMNS."""
-    wanted = _wanted_days(dates)
-    tz = settings.tz
+    """daily_service_metrics of in-memory frames: the model models/daily_service_metrics.sql
+    run on an in-process DuckDB, exactly the SQL the warehouse runs.
 
-    closed = _closed_cohort(fact, wanted, {
-        **{name: (_num(name), pa.float64()) for name, *_ in _LAGS},
-        "outcome": (lambda sub: _text(sub["outcome"]), pa.large_string()),
-        "paid_amount": (_num("paid_amount"), pa.float64()),
-        "reopened_within_30d": (_bool("reopened_within_30d"), pa.bool_()),
-        **{col: (_num(col), pa.float64()) for col in (
-            "customer_cost_travel", "customer_cost_evidence", "customer_cost_lost_work",
-            "customer_cost_total", "trips", "lost_work_hours")},
-    })
-
-    s_days = _local_days(surveys["responded_at"], tz)
-    s_mask = _day_mask(s_days, wanted)
-    s_sub = surveys.loc[s_mask]
-    sv = _arrow({
-        "claim_id": (_text(s_sub["claim_id"]), pa.large_string()),
-        "d": (s_days[s_mask], pa.date32()),
-        "csat": (s_sub["csat"].astype("Int64"), pa.int64()),
-        "nps": (s_sub["nps"].astype("Int64"), pa.int64()),
-        "effort": (s_sub["effort"].astype("Int64"), pa.int64()),
-    })
-    q_days = _local_days(complaints["received_at"], tz)
-    q_mask = _day_mask(q_days, wanted)
-    q_sub = complaints.loc[q_mask]
-    cp = _arrow({
-        "claim_id": (_text(q_sub["claim_id"]), pa.large_string()),
-        "d": (q_days[q_mask], pa.date32()),
-        "source": (_text(q_sub["source"]), pa.large_string()),
-    })
-    dims = _dims_table(fact)
-
-    decided = ", ".join(f"'{o}'" for o in DECIDED_OUTCOMES)
-    keys = "metric_date, " + ", ".join(DIMENSIONS)
-    fd_dims = ", ".join("fd." + d for d in DIMENSIONS)
-    group = f"GROUP BY GROUPING SETS ({_grouping_sets_sql('d')})"
-    # One aggregate per cohort (each over its own rows only), full-outer-combined on the key:
-    # a row exists wherever any cohort has activity.
-    sql = f"""
-    WITH gc AS (
-        SELECT d AS metric_date, {_dims_select()},
-            count(*) AS closed_claims,
-            quantile_cont(report_to_accept_hours, [0.5, 0.9]) AS acc_q,
-            quantile_cont(report_to_decision_days, [0.5, 0.9]) AS dec_q,
-            quantile_cont(decision_to_payment_days, [0.5, 0.9]) AS pay_q,
-            avg(report_to_close_days) AS report_to_close_days_mean,
-            quantile_cont(report_to_close_days, [0.5, 0.9]) AS clo_q,
-            count_if(outcome IN ({decided})) AS decided_claims,
-            count_if(outcome IN ('paid', 'partial')) AS n_paid,
-            count_if(outcome = 'denied') AS n_denied,
-            count_if(reopened_within_30d) AS n_reopened,
-            coalesce(sum(paid_amount), 0.0) AS paid_amount_total,
-            coalesce(sum(customer_cost_travel), 0.0) AS customer_cost_travel,
-            coalesce(sum(customer_cost_evidence), 0.0) AS customer_cost_evidence,
-            coalesce(sum(customer_cost_lost_work), 0.0) AS customer_cost_lost_work,
-            coalesce(sum(customer_cost_total), 0.0) AS customer_cost_total,
-            avg(coalesce(customer_cost_total, 0.0)) AS customer_cost_per_claim_mean,
-            quantile_cont(coalesce(customer_cost_total, 0.0), 0.5) AS customer_cost_per_claim_p50,
-            avg(coalesce(trips, 0.0)) AS trips_per_claim_mean,
-            avg(coalesce(lost_work_hours, 0.0)) AS lost_work_hours_mean
-        FROM closed {group}
-    ),
-    gs AS (
-        SELECT d AS metric_date, {_dims_select()},
-            count(*) AS survey_responses,
-            avg(csat) AS csat_mean,
-            count(csat) AS n_csat,
-            count_if(csat >= 4) AS n_satisfied,
-            count(nps) AS n_nps,
-            count_if(nps >= 9) AS n_promoters,
-            count_if(nps <= 6) AS n_detractors,
-            avg(effort) AS effort_mean
-        FROM (SELECT sv.d, {fd_dims}, sv.csat, sv.nps, sv.effort
-              FROM sv JOIN fd ON sv.claim_id = fd.claim_id) {group}
-    ),
-    gq AS (
-        SELECT d AS metric_date, {_dims_select()},
-            count(*) AS complaints_received,
-            count_if(source = 'regulator') AS regulator_complaints
-        FROM (SELECT cp.d, {fd_dims}, cp.source
-              FROM cp JOIN fd ON cp.claim_id = fd.claim_id) {group}
-    ),
-    g AS (
-        SELECT * FROM gc
-        FULL OUTER JOIN gs USING ({keys})
-        FULL OUTER JOIN gq USING ({keys})
-    )
-    SELECT {keys},
-        coalesce(closed_claims, 0) AS closed_claims,
-        acc_q[1] AS report_to_accept_hours_p50, acc_q[2] AS report_to_accept_hours_p90,
-        dec_q[1] AS report_to_decision_days_p50, dec_q[2] AS report_to_decision_days_p90,
-        pay_q[1] AS decision_to_payment_days_p50, pay_q[2] AS decision_to_payment_days_p90,
-        report_to_close_days_mean,
-        clo_q[1] AS report_to_close_days_p50, clo_q[2] AS report_to_close_days_p90,
-        coalesce(decided_claims, 0) AS decided_claims,
-        CASE WHEN decided_claims > 0 THEN n_paid::DOUBLE / decided_claims END AS paid_rate,
-        CASE WHEN decided_claims > 0 THEN n_denied::DOUBLE / decided_claims END AS denial_rate,
-        CASE WHEN closed_claims > 0 THEN n_reopened::DOUBLE / closed_claims END AS reopen_rate_30d,
-        coalesce(paid_amount_total, 0.0) AS paid_amount_total,
-        coalesce(customer_cost_travel, 0.0) AS customer_cost_travel,
-        coalesce(customer_cost_evidence, 0.0) AS customer_cost_evidence,
-        coalesce(customer_cost_lost_work, 0.0) AS customer_cost_lost_work,
-        coalesce(customer_cost_total, 0.0) AS customer_cost_total,
-        customer_cost_per_claim_mean, customer_cost_per_claim_p50,
-        trips_per_claim_mean, lost_work_hours_mean,
-        CASE WHEN paid_amount_total <> 0 THEN customer_cost_total / paid_amount_total END
-            AS customer_cost_to_payout_ratio,
-        coalesce(survey_responses, 0) AS survey_responses,
-        csat_mean,
-        CASE WHEN n_csat > 0 THEN n_satisfied::DOUBLE / n_csat END AS csat_satisfied_rate,
-        CASE WHEN n_nps > 0 THEN 100.0 * (n_promoters - n_detractors) / n_nps END AS nps,
-        effort_mean,
-        coalesce(complaints_received, 0) AS complaints_received,
-        coalesce(regulator_complaints, 0) AS regulator_complaints
-    FROM g
-    ORDER BY {keys}
-    """
-    con = _connect()
-    try:
-        con.register("closed", closed)
-        con.register("sv", sv)
-        con.register("cp", cp)
-        con.register("fd", dims)
-        res = con.sql(sql).to_arrow_table()
-    finally:
-        con.close()
-    df = _to_pandas(res)
-    for col in DAILY_COLUMNS[4:]:
-        df[col] = df[col].astype("int64" if col in _DAILY_INT else "float64")
-    df["metric_date"] = df["metric_date"].astype(object)
-    return df[list(DAILY_COLUMNS)]
-
-
-def _sort(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Sort by the table key (code-point order for text, as DuckDB's ORDER BY), RangeIndex."""
-    return df.sort_values(by, kind="stable", ignore_index=True) if len(df) else df.reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------------------
-# daily_standard_attainment
-# --------------------------------------------------------------------------------------
-def _standard_flags(fact: pd.DataFrame, std) -> tuple[np.ndarray, np.ndarray]:
-    measure = fact[std.measure].astype("float64").to_numpy()
-    eligible = ~np.isnan(measure)
-    for col, want in (std.applies_to or {}).items():
-        values = [want] if isinstance(want, str) else list(want)
-        eligible &= fact[col].astype("string").isin(values).fillna(False).to_numpy(dtype=bool)
-    met = eligible & (np.where(eligible, measure, np.inf) <= float(std.max))
-    return eligible, met
+    `fact` is fact_claim_service rows; `surveys` and `complaints` are accepted source rows or
+    their fact rows (fact_survey_response / fact_complaint, which carry the local dates).
+    Columns DAILY_COLUMNS, ordered by the table key."""
+    if "response_date" not in surveys:
+        surveys = survey_facts(surveys, settings)
+    if "received_date" not in complaints:
+        complaints = complaint_facts(complaints, settings)
+    inputs = {
+        "fact_claim_service": _warehouse_arrow("fact_claim_service", fact),
+        "fact_survey_response": _warehouse_arrow("fact_survey_response", surveys),
+        "fact_complaint": _warehouse_arrow("fact_complaint", complaints),
+    }
+    res = models.query_frames("daily_service_metrics", inputs, dates=_dates_arg(dates))
+    return _model_frame("daily_service_metrics", res)[list(DAILY_COLUMNS)]
 
 
 def daily_standard_attainment(fact: pd.DataFrame, settings,
                               dates: Iterable[_dt.date] | None = None) -> pd.DataFrame:
-    """daily_standard_attainment (METRICS.md "Service standards"): for each standard, each
-    metric_date × grouping-set combination with at least one closed claim."""
-    standards = list(settings.standards)
-    wanted = _wanted_days(dates)
-    days = _days_of(fact["closed_date"])
-    mask = _day_mask(days, wanted)
-    sub = fact.loc[mask]
-    cols: dict[str, tuple[Any, pa.DataType]] = {"d": (days[mask], pa.date32())}
-    for dim in DIMENSIONS:
-        cols[dim] = (_text(sub[dim]), pa.large_string())
-    for i, std in enumerate(standards):
-        eligible, met = _standard_flags(sub, std)
-        cols[f"e{i}"] = (eligible, pa.bool_())
-        cols[f"m{i}"] = (met, pa.bool_())
-    tbl = _arrow(cols)
-
-    counts = ", ".join(
-        f"count(*) FILTER (WHERE e{i}) AS e{i}, count(*) FILTER (WHERE m{i}) AS m{i}"
-        for i in range(len(standards))
-    )
-    sql = f"""
-    SELECT d AS metric_date, {_dims_select()}{", " + counts if counts else ""}
-    FROM t GROUP BY GROUPING SETS ({_grouping_sets_sql("d")})
-    """
-    con = _connect()
-    try:
-        con.register("t", tbl)
-        g = _to_pandas(con.sql(sql).to_arrow_table())
-    finally:
-        con.close()
-
-    parts = []
-    for i, std in enumerate(standards):
-        eligible = g[f"e{i}"].astype("int64").to_numpy()
-        met = g[f"m{i}"].astype("int64").to_numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rate = np.where(eligible > 0, met / np.maximum(eligible, 1), np.nan)
-        meets = pd.array(rate >= std.target_rate, dtype="boolean")
-        meets[np.isnan(rate)] = pd.NA
-        parts.append(pd.DataFrame({
-            "metric_date": g["metric_date"].astype(object).to_numpy(),
-            "standard_id": pd.array([std.id] * len(g), dtype="string"),
-            **{dim: _text(g[dim]).array for dim in DIMENSIONS},
-            "measure": pd.array([std.measure] * len(g), dtype="string"),
-            "max_value": np.full(len(g), float(std.max)),
-            "eligible_claims": eligible,
-            "met_claims": met,
-            "attainment_rate": rate.astype("float64"),
-            "target_rate": np.full(len(g), float(std.target_rate)),
-            "meets_target": meets,
-        }))
-    if parts:
-        out = pd.concat(parts, ignore_index=True)
-    else:
-        out = _empty_attainment()
-    out["metric_date"] = out["metric_date"].astype(object)
-    return _sort(out[list(ATTAINMENT_COLUMNS)], ["metric_date", "standard_id", *DIMENSIONS])
-
-
-def _empty_attainment() -> pd.DataFrame:
-    return pd.DataFrame({
-        "metric_date": pd.Series([], dtype=object),
-        "standard_id": pd.Series([], dtype="string"),
-        **{dim: pd.Series([], dtype="string") for dim in DIMENSIONS},
-        "measure": pd.Series([], dtype="string"),
-        "max_value": pd.Series([], dtype="float64"),
-        "eligible_claims": pd.Series([], dtype="int64"),
-        "met_claims": pd.Series([], dtype="int64"),
-        "attainment_rate": pd.Series([], dtype="float64"),
-        "target_rate": pd.Series([], dtype="float64"),
-        "meets_target": pd.Series([], dtype="boolean"),
-    })
+    """daily_standard_attainment of an in-memory fact frame: the model
+    models/daily_standard_attainment.sql on an in-process DuckDB. Columns ATTAINMENT_COLUMNS."""
+    res = models.query_frames("daily_standard_attainment",
+                              {"fact_claim_service": _warehouse_arrow("fact_claim_service", fact)},
+                              dates=_dates_arg(dates), standards=list(settings.standards))
+    return _model_frame("daily_standard_attainment", res)[list(ATTAINMENT_COLUMNS)]

@@ -21,7 +21,7 @@ from claimpulse.extract import open_source
 from claimpulse.preflight import preflight
 from claimpulse.summary import quarantined_total, range_headline, run_markdown
 from claimpulse.warehouse import Warehouse
-from flows.nightly import _run_id, locked_run, worse_counts
+from flows.nightly import locked_run, new_run_id, worse_counts
 from tasks.compute import compute
 from tasks.extract import extract
 from tasks.publish import publish
@@ -36,33 +36,31 @@ def plan_backfill(source, settings, start, end):
 
 @task(name="compute-partition", cache_policy=NO_CACHE, persist_result=False,
       task_run_name="compute-{part.date}")
-def compute_partition(part, settings):
-    return bf.compute_partition(part, settings)
+def compute_partition(part):
+    return bf.compute_partition(part)
 
 
 @flow(name="claimpulse-backfill-partitions", persist_result=False, validate_parameters=False,
       flow_run_name="partitions-{key}")
 def compute_and_write(parts: list, settings, warehouse_url: str, key: str, run_id: str) -> dict:
-    """Compute partitions on this flow's task runner; write each as it completes.
+    """Slice partitions on this flow's task runner; write each as it completes (its metrics
+    run in the warehouse inside its transaction).
 
     Takes the warehouse URL, not a Warehouse: flow parameters travel with the task context
     to Dask workers, and an engine cannot be pickled.
     """
     logger = get_run_logger()
     wh = Warehouse(warehouse_url, settings.schema)
-    futures = [compute_partition.submit(p, settings) for p in parts]
+    futures = [compute_partition.submit(p) for p in parts]
     done, rows, t0 = 0, 0, time.monotonic()
     written = {"fact_claim_service": 0, "fact_survey_response": 0, "fact_complaint": 0,
                "daily_service_metrics": 0, "daily_standard_attainment": 0}
     for fut in as_completed(futures):
         res = fut.result()
-        bf.write_partition(wh, res, key, run_id)
+        for t, n in bf.write_partition(wh, res, key, run_id, settings).items():
+            written[t] += n
         done += 1
         rows += res.rows
-        for t, frame in (("fact_claim_service", res.fact), ("fact_survey_response", res.surveys),
-                         ("fact_complaint", res.complaints), ("daily_service_metrics", res.daily),
-                         ("daily_standard_attainment", res.attainment)):
-            written[t] += len(frame)
         rate = rows / max(time.monotonic() - t0, 1e-9)
         logger.info("partition %s committed: %d/%d partitions, %.0f rows/s", res.date, done, len(parts), rate)
     return written
@@ -84,7 +82,7 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
     """Recompute the local dates start..end (inclusive) from the source, whatever the watermarks."""
     logger = get_run_logger()
     dates = bf.date_range(start, end)
-    run = {"run_id": _run_id(), "flow": "backfill", "started_at": pd.Timestamp.now(tz="UTC")}
+    run = {"run_id": new_run_id(), "flow": "backfill", "started_at": pd.Timestamp.now(tz="UTC")}
     ready = preflight("backfill", source_url, warehouse_url, config_path, run["run_id"], run["started_at"])
     settings, key, wh = ready.settings, ready.key, ready.wh
     bkey = bf.backfill_key(start, end)

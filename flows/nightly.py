@@ -2,6 +2,8 @@
 
 Incremental by design: on an empty warehouse it processes everything; afterwards it reads
 what changed since the watermarks and restates exactly the dates those changes touch.
+With `reconcile=True` (flows/reconcile.py, `claimpulse run --reconcile`, weekly) it also
+compares every source id with the warehouse, so rows deleted from the source disappear.
 """
 from __future__ import annotations
 
@@ -27,11 +29,11 @@ from tasks.publish import publish
 from tasks.validate import validate
 
 
-def _today_name(prefix: str) -> str:
+def today_name(prefix: str) -> str:
     return f"{prefix}-{dt.datetime.now(dt.UTC).astimezone().date().isoformat()}"
 
 
-def _run_id() -> str:
+def new_run_id() -> str:
     return str(flow_run.id) if flow_run.id else uuid.uuid4().hex
 
 
@@ -90,26 +92,30 @@ def warehouse_keys(wh: Warehouse) -> dict[str, pd.DataFrame]:
         }
 
 
-@flow(name="claimpulse-nightly", flow_run_name=lambda: _today_name("nightly"),
+@flow(name="claimpulse-nightly", flow_run_name=lambda: today_name("nightly"),
       persist_result=False, validate_parameters=True)
 def nightly(source_url: str | None = None, warehouse_url: str | None = None,
-            config_path: str | None = None, as_of: dt.date | None = None) -> dict:
+            config_path: str | None = None, as_of: dt.date | None = None,
+            reconcile: bool = False) -> dict:
     """Incremental run: changed rows since the watermarks → restated dates, in one transaction.
 
     `as_of`: the local date running service clocks are judged on (default: the business
-    timezone's date at the run's start)."""
+    timezone's date at the run's start). `reconcile`: also find rows deleted from the source
+    (a scan of every source id; the weekly reconcile deployment)."""
     logger = get_run_logger()
-    run = {"run_id": _run_id(), "flow": "nightly", "started_at": pd.Timestamp.now(tz="UTC")}
-    ready = preflight("nightly", source_url, warehouse_url, config_path, run["run_id"], run["started_at"])
+    flow_name = "reconcile" if reconcile else "nightly"
+    run = {"run_id": new_run_id(), "flow": flow_name, "started_at": pd.Timestamp.now(tz="UTC")}
+    ready = preflight(flow_name, source_url, warehouse_url, config_path, run["run_id"], run["started_at"])
     settings, key, wh = ready.settings, ready.key, ready.wh
     run["as_of"] = as_of or run["started_at"].tz_convert(settings.tz).date()
     source = open_source(ready.source_url, settings.source_encodings())
     warnings: set[str] = set()
     gx_parts: list[dict] = []  # the GX validation results of each chunk, for the Data Docs
     logger.info("source %s → warehouse %s", source.describe(), wh.describe())
-    with locked_run(wh, run, f"nightly run {run['run_id']}", key) as work:  # write ...
+    with locked_run(wh, run, f"{flow_name} run {run['run_id']}", key) as work:  # write ...
         watermarks = work.watermarks()
-        plan = plan_changes(source, settings, watermarks, warehouse_keys(work) if watermarks else None)
+        plan = plan_changes(source, settings, watermarks,
+                            warehouse_keys(work) if watermarks and reconcile else None)
         logger.info("%s run: %s claim(s) to rebuild; changed rows %s", plan.mode,
                     "all" if plan.touched is None else len(plan.touched), plan.reasons())
         chunks = prepare_chunks(source, settings, plan)
@@ -137,12 +143,12 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
     links = run_links(reader, settings, str(run["run_id"]), gx_parts, logger)
     headline = headline_of(reader, result.dates)
     worse = worse_counts(reader, result.alerts)
-    counts = pipeline._combine_counts(state.counts)
+    counts = pipeline.combine_counts(state.counts)
     quarantine = pd.concat(state.quarantine, ignore_index=True)
     warnings.update(run.get("warnings", []))
     md = run_markdown(run, counts, quarantine, result.dates, plan.reasons(),
                       headline, plan.mode, sorted(warnings), links=links, worse=worse)
-    publish(md, "nightly")
+    publish(md, run["flow"])
     logger.info("restated %d date(s); wrote %s", len(result.dates), result.written)
     return {"run_id": run["run_id"], "mode": plan.mode, "dates": [d.isoformat() for d in result.dates],
             "as_of": run["as_of"].isoformat(), "written": result.written,

@@ -22,9 +22,3 @@ def write_chunk(wh, conn, state, outputs, outcome, reads):
 @task(name="load-finish", cache_policy=NO_CACHE, persist_result=False)
 def finish_load(wh, conn, settings, plan, state, run):
     return pipeline.finish_load(wh, conn, settings, plan, state, run)
-
-
-@task(name="load-warehouse", cache_policy=NO_CACHE, persist_result=False)
-def load(wh, settings, plan, outputs, outcome, run, reads):
-    return pipeline.load(wh, settings, plan, outputs, outcome.quarantine, outcome.results,
-                         outcome.counts, run, reads)

@@ -141,7 +141,7 @@ def test_mask_url_hides_passwords():
 
 @pytest.mark.parametrize("tz", ["Asia/Shanghai", "America/New_York", "Europe/London", "Asia/Kathmandu"])
 def test_arrow_fast_path_equals_the_general_parser(tz):
-    from claimpulse.extract import _fast_iso_timestamps, _to_timestamp
+    from claimpulse.extract import _fast_iso_timestamps, to_timestamp
 
     naive = pd.Series(["2026-03-08 02:30:00", "2026-11-01 01:30:00", "2026-03-29T01:30:00",
                        "2026-10-25 01:30:00.250", None, "2026-07-01 12:00:00"])
@@ -150,7 +150,7 @@ def test_arrow_fast_path_equals_the_general_parser(tz):
         fast = _fast_iso_timestamps(s, tz)
         assert fast is not None
         # one Excel-style value forces the general path for the whole column
-        general, bad = _to_timestamp(pd.concat([s, pd.Series(["2026/11/25 08:30"])], ignore_index=True), tz)
+        general, bad = to_timestamp(pd.concat([s, pd.Series(["2026/11/25 08:30"])], ignore_index=True), tz)
         assert not bad.any()
         pd.testing.assert_series_equal(fast, general.iloc[:-1], check_names=False)
 
@@ -158,3 +158,48 @@ def test_arrow_fast_path_equals_the_general_parser(tz):
 def test_huge_integer_is_a_bad_value_not_a_crash():
     r = coerce_table(survey_raw(csat=["1e300"]), SURVEYS, "Asia/Shanghai")
     assert r.failures["reason"].tolist() == ["csat_invalid"] and pd.isna(r.typed["csat"].iloc[0])
+
+
+# --------------------------------------------------------------------------- reads a nightly run makes
+
+_SINCE = pd.Timestamp("2026-11-30T00:00:00Z")
+_UPDATED = {  # claim_id -> updated_at as the source spells it
+    "old": "2026-10-01T08:00:00+08:00",          # long before the watermark: never read
+    "day_before": "2026-11-29 09:00:00",         # within a day of it: read, compared exactly
+    "new": "2026-11-30T12:00:00+08:00",          # after it
+    "none": None,                                # unreadable: re-read every night
+    "excel": "2026/11/01 08:00",                 # not ISO text: re-read, then compared
+}
+
+
+def _claims_frame() -> pd.DataFrame:
+    return pd.DataFrame({"claim_id": list(_UPDATED), "updated_at": list(_UPDATED.values())})
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "folder"])
+def test_changed_since_is_filtered_in_the_source(tmp_path, kind):
+    frame = _claims_frame()
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path}/s.sqlite"
+        frame.to_sql("claims", sa.create_engine(url), index=False)
+        source = SqlSource(url)
+        source.columns(CLAIMS)
+    else:
+        frame.to_csv(tmp_path / "claims.csv", index=False)
+        source = FolderSource(str(tmp_path))
+    got = source.read(CLAIMS, columns=["claim_id", "updated_at"], changed_since=_SINCE)
+    assert sorted(got["claim_id"]) == ["day_before", "excel", "new", "none"]
+    keyed = source.read(CLAIMS, columns=["claim_id"], keys=["new", "old", "missing"])
+    assert sorted(keyed["claim_id"]) == ["new", "old"]
+
+
+def test_changed_since_on_a_native_timestamp_column_is_a_where_on_it():
+    from sqlalchemy.dialects import postgresql
+
+    from claimpulse.extract import changed_since_filter
+
+    where = changed_since_filter("postgresql", sa.column("updated_at"), sa.DateTime(), _SINCE)
+    sql = str(where.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    assert sql == "updated_at IS NULL OR updated_at >= '2026-11-29 00:00:00'"
+    # a number column cannot be compared with a time: no filter, every row is read
+    assert changed_since_filter("postgresql", sa.column("updated_at"), sa.Integer(), _SINCE) is None

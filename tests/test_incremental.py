@@ -61,10 +61,11 @@ def assert_same_warehouse(a, b, tables=OUTPUTS, where=""):
         pd.testing.assert_frame_equal(left, right, check_exact=False, rtol=1e-9, atol=1e-9, obj=t)
 
 
-def run(source, wh_path):
+def run(source, wh_path, reconcile=False):
     from flows.nightly import nightly
+    from flows.reconcile import reconcile as reconcile_flow
 
-    return nightly(source_url=source, warehouse_url=f"duckdb:///{wh_path}")
+    return (reconcile_flow if reconcile else nightly)(source_url=source, warehouse_url=f"duckdb:///{wh_path}")
 
 
 class Source:
@@ -173,7 +174,8 @@ def test_incremental_equals_full_recompute_after_random_corrections(harness, tmp
     kinds = ["move_milestone", "late_survey", "new_claim", "delete_then_correct",
              "cost_after_closure", "change_dimension", "hard_delete_complaint"]
     for batch in range(3):
-        for kind in rng.choice(kinds, size=4, replace=True):
+        batch_kinds = rng.choice(kinds, size=4, replace=True)
+        for kind in batch_kinds:
             getattr(src, kind)(rng)
         if pending_fix:
             pending_fix()
@@ -183,6 +185,9 @@ def test_incremental_equals_full_recompute_after_random_corrections(harness, tmp
         src.save()
         result = run(src.url, wh)
         assert result["mode"] == "incremental" and result["dates"], "a correction must restate dates"
+        if "hard_delete_complaint" in batch_kinds:
+            # a nightly run reads what changed: a hard delete is the reconciliation's to find
+            assert run(src.url, wh, reconcile=True)["mode"] == "reconcile"
         fresh = tmp_path / f"full_{batch}.duckdb"
         run(src.url, fresh)
         assert_same_warehouse(wh, fresh)
@@ -328,3 +333,110 @@ def test_chunked_run_equals_a_single_chunk_run(harness, tmp_path, pseudonym_env,
     con1.close(); con2.close()
     pd.testing.assert_frame_equal(r1, r2)
     pd.testing.assert_frame_equal(p1, p2)
+
+
+def _aged_source(path, **kw) -> Source:
+    """A Source whose rows were last updated long ago but one per table (just now, so that the
+    watermarks are recent): a later change is all a nightly run should have to read."""
+    src = Source(path, **kw)
+    for frame in src.frames.values():
+        frame["updated_at"] = "2026-01-01T00:00:00+08:00"
+        if len(frame):
+            frame.loc[frame.index[-1], "updated_at"] = src.stamp()
+    src.save()
+    return src
+
+
+def _count_source_reads(monkeypatch) -> list[dict]:
+    from claimpulse.extract import SqlSource
+
+    reads, real = [], SqlSource.read
+
+    def counting(self, table, columns=None, claim_ids=None, null_claim=False, keys=None, changed_since=None):
+        out = real(self, table, columns, claim_ids, null_claim, keys, changed_since)
+        reads.append({"table": table.name, "rows": len(out), "changed_since": changed_since is not None,
+                      "keys": keys is not None, "claims": claim_ids is not None or null_claim})
+        return out
+
+    monkeypatch.setattr(SqlSource, "read", counting)
+    return reads
+
+
+def test_nightly_reads_only_what_changed(harness, tmp_path, pseudonym_env, monkeypatch):
+    rng = np.random.default_rng(3)
+    src = _aged_source(tmp_path / "s.sqlite", n_claims=300, days=30, seed=3)
+    wh = tmp_path / "w.duckdb"
+    run(src.url, wh)
+    source_rows = sum(len(f) for f in src.frames.values())
+    src.change_dimension(rng)
+    src.late_survey(rng)
+    src.save()
+
+    reads = _count_source_reads(monkeypatch)
+    result = run(src.url, wh)
+    assert result["mode"] == "incremental"
+    # the change scan asks the source only for rows updated since (a day before) the watermark:
+    # the row that set it and the ones that changed
+    scanned = {r["table"]: r["rows"] for r in reads if r["changed_since"]}
+    assert scanned == {"claims": 2, "claim_events": 1, "surveys": 2, "complaints": 1, "customer_costs": 1}
+    # every read is filtered (by updated_at, id or claim); none reads a whole table
+    assert all(r["changed_since"] or r["keys"] or r["claims"] for r in reads), reads
+    assert sum(r["rows"] for r in reads) < 0.05 * source_rows
+    fresh = tmp_path / "fresh.duckdb"
+    run(src.url, fresh)
+    assert_same_warehouse(wh, fresh)
+
+
+def test_an_id_duplicated_by_a_changed_row_quarantines_every_copy(harness, tmp_path, pseudonym_env):
+    src = _aged_source(tmp_path / "s.sqlite", n_claims=200, days=20, seed=4)
+    wh = tmp_path / "w.duckdb"
+    run(src.url, wh)
+    ev = src.frames["claim_events"]
+    claims = ev["claim_id"].dropna().unique()
+    victim = ev[ev["claim_id"] == claims[0]].iloc[0]          # an unchanged row of one claim ...
+    copy = ev[ev["claim_id"] == claims[1]].iloc[[0]].copy()   # ... and a new row of another claim
+    copy["event_id"], copy["updated_at"] = victim["event_id"], src.stamp()  # with the same id
+    src.frames["claim_events"] = pd.concat([ev, copy], ignore_index=True)
+    src.save()
+
+    run(src.url, wh)
+    q = open_quarantine(wh)
+    dup = q[(q["source_table"] == "claim_events") & (q["source_key"] == victim["event_id"])]
+    assert len(dup) == 2 and dup["reasons"].str.contains("event_id_not_unique").all()
+    fresh = tmp_path / "fresh.duckdb"
+    run(src.url, fresh)
+    assert_same_warehouse(wh, fresh)
+    pd.testing.assert_frame_equal(open_quarantine(wh), open_quarantine(fresh))
+
+
+def test_a_deleted_claim_leaves_after_run_reconcile_not_after_a_nightly_run(harness, tmp_path, pseudonym_env):
+    from typer.testing import CliRunner
+
+    from claimpulse.cli import app
+
+    src = Source(tmp_path / "s.sqlite", n_claims=200, days=20, seed=6)
+    wh = tmp_path / "w.duckdb"
+    cli = CliRunner()
+
+    def claimpulse_run(*flags):
+        res = cli.invoke(app, ["run", "--source", src.url, "--warehouse", f"duckdb:///{wh}", *flags])
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    def has_claim(claim) -> bool:
+        return len(snapshot(wh, "fact_claim_service", f"WHERE claim_id = '{claim}'")) == 1
+
+    claimpulse_run()
+    gone = src.closed_claims()[0]
+    assert has_claim(gone)
+    for name, frame in src.frames.items():  # the claim and all its rows leave the source
+        src.frames[name] = frame[frame["claim_id"] != gone].reset_index(drop=True)
+    src.save()
+
+    assert "(incremental)" in claimpulse_run()
+    assert has_claim(gone)  # a nightly run reads what changed; a delete is not a change it sees
+    assert "(reconcile)" in claimpulse_run("--reconcile")
+    assert not has_claim(gone)
+    fresh = tmp_path / "fresh.duckdb"
+    run(src.url, fresh)
+    assert_same_warehouse(wh, fresh)

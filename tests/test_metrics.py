@@ -519,3 +519,24 @@ def test_standards_with_applies_to_lists():
     assert a["meets_target"].dtype == "boolean"
     keys = list(zip(a.metric_date, a.standard_id, a.product_line, a.channel, a.region))
     assert keys == sorted(keys)
+
+
+def test_standard_values_are_quoted_not_pasted_into_the_model():
+    # A configured value is data: a quote in it matches that exact team name, and cannot
+    # end the literal and change the model's SQL.
+    team = "O'Neil'); DROP TABLE fact_claim_service; --"
+    settings = default_settings(standards=[
+        {"id": "close_2d", "measure": "report_to_close_days", "max": 2.5, "target_rate": 0.5,
+         "applies_to": {"team": [team, "T9"]}},
+    ])
+    claims = [{"claim_id": "Q", "team": team}, {"claim_id": "T", "team": "T1"}]
+    events = [ev("Q", "closed", "2026-03-02T12:00:00Z"), ev("T", "closed", "2026-03-02T12:00:00Z")]
+    src = source(claims, events)
+    a = daily_standard_attainment(fact_of(src, settings), settings)
+    r = a[(a.product_line == ALL) & (a.channel == ALL) & (a.region == ALL)].iloc[0]
+    assert (r.standard_id, r.eligible_claims, r.met_claims, r.max_value) == ("close_2d", 1, 1, 2.5)
+    from claimpulse import models
+
+    assert models.literal(team) == "'O''Neil''); DROP TABLE fact_claim_service; --'"
+    with pytest.raises(ValueError):
+        models.literal(float("inf"))

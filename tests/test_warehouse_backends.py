@@ -216,6 +216,8 @@ def _date_counts(target) -> dict[dt.date, int]:
 @pytest.mark.postgres
 def test_incremental_restatement_agrees_and_readers_never_see_a_gap(harness, tmp_path, demo_source):
     """Full run, change the source, incremental run: DuckDB == PostgreSQL == a full recompute.
+    The change includes a hard delete, so the incremental run is a reconciliation (`run
+    --reconcile`): a plain nightly run leaves deletes to it.
 
     During PostgreSQL's incremental load a reader polls the per-date counts of the dates being
     replaced: every poll sees the old count or the new one, never 0 or a partial count.
@@ -234,15 +236,16 @@ def test_incremental_restatement_agrees_and_readers_never_see_a_gap(harness, tmp
         changed = change_source(src)
 
         for t in (duck,):
-            r = nightly(source_url=src_url, warehouse_url=t.url, config_path=t.config(tmp_path))
-            assert r["mode"] == "incremental" and r["dates"]
+            r = nightly(source_url=src_url, warehouse_url=t.url, config_path=t.config(tmp_path), reconcile=True)
+            assert r["mode"] == "reconcile" and r["dates"]
         restated = [dt.date.fromisoformat(d) for d in r["dates"]]
         reader = DateCountReader(pg.schema, restated)
         reader.start()
         try:
             while not reader.seen and reader.is_alive():
                 time.sleep(0.01)
-            r_pg = nightly(source_url=src_url, warehouse_url=pg.url, config_path=pg.config(tmp_path))
+            r_pg = nightly(source_url=src_url, warehouse_url=pg.url, config_path=pg.config(tmp_path),
+                           reconcile=True)
             time.sleep(0.05)
         finally:
             reader.stop.set()
