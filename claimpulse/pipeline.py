@@ -543,6 +543,3 @@ def record_failure(wh: Warehouse, run: dict, error: str) -> None:
             wh.insert_frame(conn, "pipeline_runs", df)
     except Exception as exc:  # the warehouse itself may be what failed
         log.warning("could not record the failed run in the warehouse: %s", exc)
-
-
-# Old private spellings, for code on other branches written against them (merge aid).
