@@ -35,8 +35,8 @@ def _daily_rows(wh: Warehouse) -> int:
         return int(conn.exec_driver_sql(f"SELECT count(*) FROM {wh.table('daily_service_metrics')}").scalar())
 
 
-def test_head_is_the_initial_revision():
-    assert HEAD == "0001"
+def test_head_is_the_clock_revision():
+    assert HEAD == "0003"
 
 
 def test_fresh_warehouse_is_created_at_head(warehouse_target):
@@ -83,22 +83,22 @@ def test_unknown_future_revision_is_a_clear_error(warehouse_target):
 
 
 def test_warehouse_at_an_older_revision_is_upgraded(warehouse_target, tmp_path, monkeypatch):
-    """A release with a revision 0002 (here a copy of the scripts plus a test-only 0002)."""
+    """A release with a newer revision (here a copy of the scripts plus a test-only 9999)."""
     wh = warehouse_target.warehouse()
-    assert wh.ensure_schema() == (None, "0001")
+    assert wh.ensure_schema() == (None, HEAD)
     with wh.transaction() as conn:
         wh.insert_frame(conn, "daily_service_metrics", _one_daily_row())
 
     scripts = tmp_path / "migrations"
     shutil.copytree(migrations.SCRIPT_LOCATION, scripts,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    (scripts / "versions" / "0002_test_note.py").write_text('''
+    (scripts / "versions" / "9999_test_note.py").write_text(f'''
 """Test-only revision: a table with a comment."""
 from alembic import context, op
 import sqlalchemy as sa
 
-revision = "0002"
-down_revision = "0001"
+revision = "9999"
+down_revision = "{HEAD}"
 branch_labels = None
 depends_on = None
 
@@ -113,11 +113,11 @@ def downgrade():
     op.drop_table("zz_release_note", schema=context.config.attributes["schema"])
 ''', encoding="utf-8")
     monkeypatch.setattr(migrations, "SCRIPT_LOCATION", scripts)
-    assert migrations.head() == "0002"
-    assert wh.ensure_schema() == ("0001", "0002")
+    assert migrations.head() == "9999"
+    assert wh.ensure_schema() == (HEAD, "9999")
     assert "zz_release_note" in _tables(wh)
     assert _daily_rows(wh) == 1
-    assert wh.ensure_schema() == ("0002", "0002")
+    assert wh.ensure_schema() == ("9999", "9999")
 
 
 def test_warehouse_from_before_migrations_is_adopted(warehouse_target):
