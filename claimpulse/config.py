@@ -13,7 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from claimpulse.clocks.models import CalendarOverride, ClockConfig, ClockDef, PackEntry
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
 
@@ -88,6 +90,12 @@ class Settings(_Strict):
     source_encoding: str = "utf-8"
     # Columns (beyond customer_id and comment) masked in dq_quarantine.row_data.
     personal_columns: list[str] = Field(default_factory=list)
+    # Service clocks (CLOCKS.md): statutory packs by region, the user's own clocks,
+    # calendar corrections, and pack clocks turned off.
+    clock_packs: list[PackEntry] = Field(default_factory=lambda: [PackEntry(pack="CN")])
+    clocks: list[ClockDef] = Field(default_factory=list)
+    calendar_overrides: dict[str, CalendarOverride] = Field(default_factory=dict)
+    disabled_clocks: list[str] = Field(default_factory=list)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -135,6 +143,24 @@ class Settings(_Strict):
         if dupes:
             raise ValueError(f"duplicate standard id(s): {', '.join(dupes)}")
         return v
+
+    @model_validator(mode="after")
+    def _clock_config(self) -> "Settings":
+        # cross-key checks (duplicate ids, packs listed twice, unknown disabled ids) live in
+        # ClockConfig; run them once here so a bad clock fails at load time
+        self.clock_config  # noqa: B018
+        return self
+
+    @cached_property
+    def clock_config(self) -> ClockConfig:
+        """The clock keys as one ClockConfig (claimpulse.clocks.evaluate_clocks takes it)."""
+        try:
+            return ClockConfig(clock_packs=self.clock_packs, clocks=self.clocks,
+                               calendar_overrides=self.calendar_overrides,
+                               disabled_clocks=self.disabled_clocks)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise ValueError(str(err["msg"]).removeprefix("Value error, ")) from None
 
     @property
     def schema(self) -> str:  # noqa: D401 - the warehouse schema name
