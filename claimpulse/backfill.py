@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import metrics
+from . import clock_load, metrics
 from .config import Settings
 from .extract import _as_text, _to_timestamp, check_columns
 from .pipeline import Outputs, RunPlan, _update_quarantine, read_keys_of
@@ -86,6 +86,7 @@ class Partition:
     surveys: pd.DataFrame       # response rows of this date
     complaints: pd.DataFrame    # complaint rows of this date
     cohort_fact: pd.DataFrame   # fact rows its metrics need (owned + claims of its responses/complaints)
+    events: pd.DataFrame | None = None  # fact_claim_event rows of the owned claims
 
 
 def owner_date(fact: pd.DataFrame, settings: Settings) -> pd.Series:
@@ -105,6 +106,11 @@ def slice_partitions(outputs: Outputs, settings: Settings, dates: list[dt.date])
     s_groups = {d: g for d, g in outputs.surveys.groupby("response_date", sort=False) if d in wanted}
     c_groups = {d: g for d, g in outputs.complaints.groupby("received_date", sort=False) if d in wanted}
     empty_f, empty_s, empty_c = fact.iloc[:0], outputs.surveys.iloc[:0], outputs.complaints.iloc[:0]
+    # A claim's events go with the partition owning the claim (for its service clocks).
+    events = outputs.events if outputs.events is not None else pd.DataFrame(columns=list(clock_load.EVENT_COLUMNS))
+    ev_owner = events["claim_id"].map(pd.Series(owner.to_numpy(), index=fact["claim_id"].to_numpy()))
+    e_groups = {d: g for d, g in events.groupby(ev_owner.to_numpy(), sort=False) if d in wanted} \
+        if len(events) else {}
     for d in dates:
         owned = owned_groups.get(d, empty_f)
         s = s_groups.get(d, empty_s)
@@ -113,7 +119,7 @@ def slice_partitions(outputs: Outputs, settings: Settings, dates: list[dt.date])
         extra = by_claim.loc[by_claim.index.intersection(extra_ids)].reset_index(drop=True)
         closed = fact[(fact["closed_date"] == d).to_numpy()] if len(fact) else empty_f
         cohort = pd.concat([closed, extra], ignore_index=True).drop_duplicates("claim_id")
-        parts.append(Partition(d, owned, s, c, cohort))
+        parts.append(Partition(d, owned, s, c, cohort, e_groups.get(d, events.iloc[:0])))
     return parts
 
 
@@ -125,6 +131,7 @@ class PartitionResult:
     complaints: pd.DataFrame
     daily: pd.DataFrame
     attainment: pd.DataFrame
+    events: pd.DataFrame | None = None
 
     @property
     def rows(self) -> int:
@@ -136,7 +143,8 @@ def compute_partition(part: Partition, settings: Settings) -> PartitionResult:
     daily = metrics.daily_service_metrics(part.cohort_fact, part.surveys, part.complaints, settings,
                                           dates=[part.date])
     attain = metrics.daily_standard_attainment(part.cohort_fact, settings, dates=[part.date])
-    return PartitionResult(part.date, part.fact, part.surveys, part.complaints, daily, attain)
+    return PartitionResult(part.date, part.fact, part.surveys, part.complaints, daily, attain,
+                           part.events)
 
 
 def committed_partitions(wh: Warehouse, key: str) -> set[dt.date]:
@@ -159,7 +167,10 @@ def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str) 
         srel = wh.stage_keys(conn, "psurveys", res.surveys["response_id"].tolist())
         krel = wh.stage_keys(conn, "pcomplaints", res.complaints["complaint_id"].tolist())
         f, s, c = (wh.table(t) for t in ("fact_claim_service", "fact_survey_response", "fact_complaint"))
-        # The date's old rows, and any stale copy of a row this date now owns.
+        # The date's old rows, and any stale copy of a row this date now owns (events with their claim).
+        conn.exec_driver_sql(f"DELETE FROM {wh.table('fact_claim_event')} WHERE claim_id IN "
+                             f"(SELECT claim_id FROM {f} WHERE claim_id IN (SELECT k FROM {crel}) OR "
+                             f"closed_date IN (SELECT k FROM {drel}))")
         conn.exec_driver_sql(f"DELETE FROM {f} WHERE claim_id IN (SELECT k FROM {crel}) OR "
                              f"closed_date IN (SELECT k FROM {drel})")
         conn.exec_driver_sql(f"DELETE FROM {s} WHERE response_id IN (SELECT k FROM {srel}) OR "
@@ -169,6 +180,7 @@ def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str) 
         wh.insert_frame(conn, "fact_claim_service", res.fact.assign(**meta))
         wh.insert_frame(conn, "fact_survey_response", res.surveys.assign(**meta))
         wh.insert_frame(conn, "fact_complaint", res.complaints.assign(**meta))
+        clock_load.write_events(wh, conn, res.events, meta)
         for t in ("daily_service_metrics", "daily_standard_attainment"):
             wh.delete_in(conn, t, "metric_date", drel)
         wh.insert_frame(conn, "daily_service_metrics", res.daily.assign(**meta))
@@ -179,12 +191,16 @@ def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str) 
 
 def finish_backfill(wh: Warehouse, plan: RunPlan, key: str, quarantine: pd.DataFrame,
                     results: pd.DataFrame, counts: pd.DataFrame, reads, run: dict,
-                    dates: list[dt.date], written: dict[str, int]) -> None:
-    """Bookkeeping once every partition committed: quarantine, DQ results, the run row."""
-    from .pipeline import _write_run
+                    dates: list[dt.date], written: dict[str, int], settings: Settings | None = None) -> None:
+    """Bookkeeping once every partition committed: the service clocks of the claims read (and
+    every clock not stopped), quarantine, DQ results, the run row."""
+    from .pipeline import _write_run, as_of_of
 
     now = pd.Timestamp.now(tz="UTC")
     with wh.transaction() as conn:
+        if settings is not None:
+            written.update(clock_load.recompute_clocks(wh, conn, settings, plan.touched, as_of_of(run, settings),
+                                                       {"loaded_at": now, "run_id": run["run_id"]}))
         _update_quarantine(wh, conn, plan, quarantine, read_keys_of(reads), now, run["run_id"])
         if len(results):
             wh.insert_frame(conn, "dq_validation_results",

@@ -69,14 +69,22 @@ def demo_data(
 
 
 @app.command("run")
-def run(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = ConfigOpt) -> None:
+def run(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = ConfigOpt,
+        as_of: str = typer.Option(None, "--as-of", help="Local date service clocks are judged on, "
+                                                        "YYYY-MM-DD (default: today)")) -> None:
     """Nightly job: process what changed since the watermark, restate the dates it touches."""
+    import datetime as dt
+
+    try:
+        as_of_date = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError as exc:
+        _fail(ValueError(f"--as-of must be YYYY-MM-DD: {exc}"))
     try:
         from flows.nightly import nightly
 
         result = nightly(source_url=_secret_free(source, "CLAIMPULSE_SOURCE_URL"),
                          warehouse_url=_secret_free(warehouse, "CLAIMPULSE_WAREHOUSE_URL"),
-                         config_path=config)
+                         config_path=config, as_of=as_of_date)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     typer.echo(f"run {result['run_id']} ({result['mode']}): restated {len(result['dates'])} date(s); "

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import metrics
+from . import clock_load, metrics
 from .config import Settings
 from .dim_date import refresh_dim_date
 from .extract import (TableRead, check_columns, coerce_table, count_rows, duplicated_keys,
@@ -213,6 +213,7 @@ class Outputs:
     fact: pd.DataFrame
     surveys: pd.DataFrame
     complaints: pd.DataFrame
+    events: pd.DataFrame | None = None   # fact_claim_event rows (service clocks)
 
 
 def compute(accepted: dict[str, pd.DataFrame], settings: Settings, key: bytes) -> Outputs:
@@ -236,7 +237,7 @@ def compute(accepted: dict[str, pd.DataFrame], settings: Settings, key: bytes) -
         "source_updated_at": c["updated_at"],
     })
     return Outputs(fact.reset_index(drop=True), surveys.reset_index(drop=True),
-                   complaints.reset_index(drop=True))
+                   complaints.reset_index(drop=True), clock_load.event_rows(accepted["claim_events"]))
 
 
 @dataclass
@@ -292,6 +293,7 @@ def begin_load(wh: Warehouse, conn, plan: RunPlan, run: dict) -> LoadState:
                                 f"UNION SELECT DISTINCT received_date FROM {wh.table('fact_complaint')}")
         for t in ("fact_claim_service", "fact_survey_response", "fact_complaint"):
             conn.exec_driver_sql(f"DELETE FROM {wh.table(t)}")
+        clock_load.delete_events(wh, conn, None)
     else:
         rel = wh.stage_keys(conn, "touched", plan.touched)
         old = wh.read_sql(conn,
@@ -300,6 +302,7 @@ def begin_load(wh: Warehouse, conn, plan: RunPlan, run: dict) -> LoadState:
                           f"UNION SELECT received_date FROM {wh.table('fact_complaint')} WHERE claim_id IN (SELECT k FROM {rel})")
         for t in ("fact_claim_service", "fact_survey_response", "fact_complaint"):
             wh.delete_in(conn, t, "claim_id", rel)
+        clock_load.delete_events(wh, conn, rel)
     state.dates |= _dates(old["d"])
     return state
 
@@ -310,6 +313,8 @@ def write_chunk(wh: Warehouse, conn, state: LoadState, outputs: Outputs, quarant
     for table, frame in (("fact_claim_service", outputs.fact), ("fact_survey_response", outputs.surveys),
                          ("fact_complaint", outputs.complaints)):
         state.written[table] += wh.insert_frame(conn, table, frame.assign(**state.meta))
+    state.written["fact_claim_event"] = (state.written.get("fact_claim_event", 0)
+                                         + clock_load.write_events(wh, conn, outputs.events, state.meta))
     state.dates |= _dates(outputs.fact["closed_date"], outputs.surveys["response_date"],
                           outputs.complaints["received_date"])
     state.quarantine.append(quarantine)
@@ -377,6 +382,9 @@ def finish_load(wh: Warehouse, conn, settings: Settings, plan: RunPlan, state: L
             written[t] = written.get(t, 0) + n
     written.setdefault("daily_service_metrics", 0)
     written.setdefault("daily_standard_attainment", 0)
+    # Service clocks: the rebuilt claims' and every clock not stopped (time passes).
+    written.update(clock_load.recompute_clocks(wh, conn, settings, plan.touched, as_of_of(run, settings),
+                                               state.meta))
     quarantine = (pd.concat(state.quarantine, ignore_index=True) if state.quarantine
                   else pd.DataFrame(columns=["source_table", "source_key", "claim_id", "reasons", "row_data"]))
     read_keys = (pd.concat(state.read_keys, ignore_index=True) if state.read_keys
@@ -392,6 +400,13 @@ def finish_load(wh: Warehouse, conn, settings: Settings, plan: RunPlan, state: L
     refresh_dim_date(wh, conn, settings.timezone)
     _write_run(wh, conn, plan, run, counts, written, dates, state.now)
     return LoadResult(dates, written)
+
+
+def as_of_of(run: dict, settings: Settings) -> dt.date:
+    """The run's as-of date (run["as_of"]); default: the local date of the run's start."""
+    if run.get("as_of") is None:
+        run["as_of"] = clock_load.default_as_of(run["started_at"], settings.timezone)
+    return run["as_of"]
 
 
 def load(wh: Warehouse, settings: Settings, plan: RunPlan, outputs: Outputs, quarantine: pd.DataFrame,
@@ -503,6 +518,7 @@ def _write_run(wh: Warehouse, conn, plan: RunPlan, run: dict, counts: pd.DataFra
         "watermark_after": to_json({k: v for k, v in plan.watermark_after.items()}),
         "metric_rows_written": written.get("daily_service_metrics", 0),
         "attainment_rows_written": written.get("daily_standard_attainment", 0),
+        **clock_load.run_fields(run, written),
     }
     fact_written = {"claims": written.get("fact_claim_service", 0),
                     "surveys": written.get("fact_survey_response", 0),

@@ -81,8 +81,10 @@ def _runner(workers: int, dask_address: str | None):
       validate_parameters=True)
 def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
              warehouse_url: str | None = None, config_path: str | None = None,
-             workers: int = 1, dask_address: str | None = None) -> dict:
-    """Recompute the local dates start..end (inclusive) from the source, whatever the watermarks."""
+             workers: int = 1, dask_address: str | None = None, as_of: dt.date | None = None) -> dict:
+    """Recompute the local dates start..end (inclusive) from the source, whatever the watermarks.
+
+    `as_of`: the local date service clocks are judged on (default: the run's start date)."""
     logger = get_run_logger()
     dates = bf.date_range(start, end)
     settings = load_config(config_path)
@@ -90,6 +92,7 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
     key = pseudonym_key(allow_demo=is_demo)
     wh = Warehouse(resolve_warehouse(warehouse_url), settings.schema)
     run = {"run_id": _run_id(), "flow": "backfill", "started_at": pd.Timestamp.now(tz="UTC")}
+    run["as_of"] = as_of or run["started_at"].tz_convert(settings.timezone).date()
     bkey = bf.backfill_key(start, end)
     source = open_source(source_url, settings.source_encoding)
     with locked_run(wh, run, f"backfill {bkey} run {run['run_id']}"):
@@ -108,7 +111,7 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
         written = compute_and_write.with_options(task_runner=_runner(workers, dask_address))(
             parts, settings, wh.url, bkey, run["run_id"])
         bf.finish_backfill(wh, plan, bkey, outcome.quarantine, outcome.results, outcome.counts,
-                           reads, run, dates, written)
+                           reads, run, dates, written, settings)
         # Read the warehouse back while still holding the lock: a run waiting for it must
         # not find the DuckDB file still open here ("Could not set lock on file").
         links = run_links(wh, settings, str(run["run_id"]), outcome.gx_results, logger)
