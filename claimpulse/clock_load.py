@@ -79,7 +79,7 @@ def delete_events(wh: Warehouse, conn, claims_rel: str | None) -> None:
 def write_events(wh: Warehouse, conn, events: pd.DataFrame | None, meta: dict) -> int:
     if events is None or events.empty:
         return 0
-    return wh.insert_frame(conn, "fact_claim_event", events.assign(**meta))
+    return wh.insert_frame(conn, "fact_claim_event", events.reset_index(drop=True).assign(**meta))
 
 
 # ----------------------------------------------------------------------------- which claims
@@ -208,7 +208,9 @@ def recompute_clocks(wh: Warehouse, conn, settings: Settings, claim_ids, as_of: 
             grel = wh.stage_keys(conn, "clock_gone", _keys(gone).tolist())
             conn.exec_driver_sql(f"DELETE FROM {k} WHERE (clock_id || chr(31) || subject_id) "
                                  f"IN (SELECT k FROM {grel})")
-        inserted += wh.insert_frame(conn, "fact_claim_clock", fresh.assign(**meta)) if len(fresh) else 0
+        # reset_index: DuckDB scans an Arrow-backed frame with its index as an extra column
+        inserted += wh.insert_frame(conn, "fact_claim_clock",
+                                    fresh.reset_index(drop=True).assign(**meta)) if len(fresh) else 0
         changed += len(gone) + len(fresh)
         dates |= _stopped_dates(gone) | _stopped_dates(fresh)
     # Rows that did not change still carry the run's as-of date (CLOCKS.md: every row does).

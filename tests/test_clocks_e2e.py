@@ -77,12 +77,14 @@ def clock_tables(wh: Warehouse) -> dict[str, pd.DataFrame]:
         return {t: wh.read_table(conn, t) for t in CLOCK_TABLES}
 
 
-def test_golden_clocks_through_the_nightly_flow(harness, tmp_path, pseudonym_env):
+def test_golden_clocks_through_the_nightly_flow(harness, tmp_path, pseudonym_env, warehouse_target):
+    """On DuckDB and on PostgreSQL: both must equal the hand-worked example."""
     src = golden_source(tmp_path)
-    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    result = nightly(src, url, config_for(tmp_path), AS_OF)
+    t = warehouse_target
+    result = nightly(src, t.url, config_for(tmp_path, t.schema), AS_OF)
     assert result["mode"] == "full"
-    got = clock_tables(Warehouse(url))
+    wh = t.warehouse()
+    got = clock_tables(wh)
 
     fact_exp = expected("expected_fact_claim_clock.csv")
     fact = got["fact_claim_clock"].sort_values(["clock_id", "subject_id"]).reset_index(drop=True)
@@ -101,9 +103,106 @@ def test_golden_clocks_through_the_nightly_flow(harness, tmp_path, pseudonym_env
 
     # every accepted event is kept for later re-evaluation, and the run records its as-of date
     assert len(got["fact_claim_event"]) == len(pd.read_csv(GOLDEN_CLOCKS / "claim_events.csv"))
-    wh = Warehouse(url)
     with wh.transaction() as conn:
         runs = wh.read_table(conn, "pipeline_runs")
     assert runs["as_of_date"].tolist() == [AS_OF]
     assert '"chinesecalendar"' in runs["calendar_versions"].iloc[0]
     assert runs["clock_rows_written"].iloc[0] == len(fact_exp)
+
+
+# --------------------------------------------------------------------------- incremental = full
+
+def same_clock_tables(a, b, tables=CLOCK_TABLES[1:]) -> None:
+    for table in tables:
+        assert_same_table(read(a, table), read(b, table), table)
+
+
+def duck(folder: Path, name: str):
+    from .warehouses import Target
+
+    return Target("duckdb", f"duckdb:///{folder / name}.duckdb", "claimpulse")
+
+
+def statuses(target) -> dict:
+    df = read(target, "fact_claim_clock")
+    return dict(zip(df["clock_id"] + "/" + df["subject_id"], df["status"]))
+
+
+def test_as_of_moving_without_source_change_equals_a_full_run(harness, tmp_path, pseudonym_env):
+    """Run at D1, then at D2 with no source change: equal to a fresh full run at D2 — clocks
+    running at D1 stop, start or go overdue only because time passed."""
+    src, cfg = golden_source(tmp_path), config_for(tmp_path)
+    d1 = dt.date(2026, 10, 15)
+    inc, fresh = duck(tmp_path, "inc"), duck(tmp_path, "fresh")
+    nightly(src, inc.url, cfg, d1)
+    at_d1 = statuses(inc)
+    second = nightly(src, inc.url, cfg, AS_OF)
+    assert second["mode"] == "incremental" and second["dates"] == []   # no source row changed
+    nightly(src, fresh.url, cfg, AS_OF)
+    same_clock_tables(inc, fresh)
+    at_d2 = statuses(inc)
+    # K1 was decided on 10-16: running at D1, met at D2; K4 accepted on 10-20: no clock at D1
+    assert at_d1["cn_art23_decide_30d/K1"] == "running" and at_d2["cn_art23_decide_30d/K1"] == "met"
+    assert "cn_art23_decide_30d/K4" not in at_d1 and at_d2["cn_art23_decide_30d/K4"] == "overdue"
+    assert set(read(inc, "fact_claim_clock")["as_of_date"]) == {AS_OF}
+    # and back in time: an earlier as-of re-evaluates every clock (the stopped ones too)
+    nightly(src, inc.url, cfg, d1)
+    nightly(src, fresh.url, cfg, d1)
+    same_clock_tables(inc, fresh)
+    assert statuses(inc) == at_d1
+
+
+def test_demo_source_incremental_and_corrections_equal_full(harness, tmp_path, pseudonym_env):
+    """Default config (CN pack), demo data: D1, then D2 after corrections, equals a fresh run."""
+    import numpy as np
+
+    from .test_incremental import Source
+
+    src = Source(tmp_path / "s.sqlite", n_claims=400, days=60, seed=41)
+    today = pd.Timestamp.now(tz="Asia/Shanghai").date()
+    inc, fresh = duck(tmp_path, "inc"), duck(tmp_path, "fresh")
+    nightly(src.url, inc.url, None, today - dt.timedelta(days=12))
+    rng = np.random.default_rng(3)
+    for kind in ("move_milestone", "new_claim", "change_dimension", "hard_delete_complaint"):
+        getattr(src, kind)(rng)
+    src.save()
+    assert nightly(src.url, inc.url, None, today)["mode"] == "incremental"
+    nightly(src.url, fresh.url, None, today)
+    same_clock_tables(inc, fresh, CLOCK_TABLES)
+    counts = read(fresh, "fact_claim_clock")["status"].value_counts()
+    assert counts.get("met", 0) > 0 and counts.get("running", 0) + counts.get("paused", 0) > 0
+
+
+# --------------------------------------------------------------------------- backfill
+
+def test_backfill_gives_the_clock_rows_of_a_full_run(harness, tmp_path, pseudonym_env):
+    from flows.backfill import backfill
+
+    src, cfg = golden_source(tmp_path), config_for(tmp_path)
+    full = duck(tmp_path, "full")
+    nightly(src, full.url, cfg, AS_OF)
+    # the whole span on an empty warehouse ...
+    bf = duck(tmp_path, "bf")
+    backfill(start=dt.date(2026, 8, 1), end=AS_OF, source_url=str(src), warehouse_url=bf.url,
+             config_path=cfg, as_of=AS_OF)
+    same_clock_tables(bf, full, CLOCK_TABLES)
+    # ... and a few dates restated on top of a full run change nothing
+    again = duck(tmp_path, "again")
+    nightly(src, again.url, cfg, AS_OF)
+    backfill(start=dt.date(2026, 10, 8), end=dt.date(2026, 10, 16), source_url=str(src),
+             warehouse_url=again.url, config_path=cfg, as_of=AS_OF)
+    same_clock_tables(again, full, CLOCK_TABLES)
+
+
+# --------------------------------------------------------------------------- backends
+
+@pytest.mark.postgres
+def test_postgres_and_duckdb_give_the_same_clock_tables(harness, tmp_path, pseudonym_env):
+    from .test_incremental import Source
+
+    src = Source(tmp_path / "s.sqlite", n_claims=300, days=45, seed=8)
+    as_of = pd.Timestamp.now(tz="Asia/Shanghai").date()
+    with make_target("duckdb", tmp_path) as d, make_target("postgres", tmp_path) as p:
+        for t in (d, p):
+            nightly(src.url, t.url, t.config(tmp_path), as_of)
+        same_clock_tables(d, p, CLOCK_TABLES)
