@@ -206,3 +206,44 @@ def test_postgres_and_duckdb_give_the_same_clock_tables(harness, tmp_path, pseud
         for t in (d, p):
             nightly(src.url, t.url, t.config(tmp_path), as_of)
         same_clock_tables(d, p, CLOCK_TABLES)
+
+
+# --------------------------------------------------------------------------- migration 0003
+
+def downgrade_to_0001(wh: Warehouse) -> None:
+    """What a warehouse written before revision 0003 looks like: no clock tables or columns."""
+    from importlib import import_module
+
+    m = import_module("claimpulse.migrations.versions.0003_service_clocks")
+    with wh.transaction() as conn:
+        for t in m.NEW_TABLES:
+            conn.exec_driver_sql(f"DROP TABLE {wh.table(t)}")
+        for c in m.NEW_RUN_COLUMNS:
+            conn.exec_driver_sql(f'ALTER TABLE {wh.table("pipeline_runs")} DROP COLUMN "{c}"')
+        conn.exec_driver_sql(f"UPDATE {wh.table('alembic_version')} SET version_num = '0001'")
+
+
+def test_a_warehouse_at_0001_is_upgraded_in_place_and_rebuilt(harness, tmp_path, pseudonym_env,
+                                                               warehouse_target):
+    from claimpulse import migrations
+
+    src, t = golden_source(tmp_path), warehouse_target
+    cfg = config_for(tmp_path, t.schema)
+    nightly(src, t.url, cfg, AS_OF)
+    wh = t.warehouse()
+    downgrade_to_0001(wh)
+    assert wh.schema_revision() == "0001" and wh.watermarks()
+    facts_before = read(t, "fact_claim_service")
+
+    result = nightly(src, t.url, cfg, AS_OF)
+    assert wh.schema_revision() == migrations.head()
+    # the watermarks were reset, so the run rebuilt every claim from the source ...
+    assert result["mode"] == "full"
+    assert_same_table(read(t, "fact_claim_service"), facts_before, "fact_claim_service")
+    # ... filling the events and every clock
+    fresh = duck(tmp_path, "fresh")
+    nightly(src, fresh.url, config_for(tmp_path), AS_OF)
+    same_clock_tables(t, fresh, CLOCK_TABLES)
+    with wh.transaction() as conn:
+        runs = wh.read_table(conn, "pipeline_runs").sort_values("started_at")
+    assert len(runs) == 2 and runs["as_of_date"].isna().tolist() == [True, False]
