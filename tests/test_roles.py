@@ -69,7 +69,9 @@ def _seed(wh: Warehouse) -> None:
             "channel": ["ALL"], "region": ["ALL"], "closed_claims": [3]}))
         wh.insert_frame(conn, "clock_watchlist", pd.DataFrame({
             "clock_id": ["cn_art23_decide_30d"], "subject": ["claim"], "subject_id": ["K4"],
-            "claim_id": ["K4"], "status": ["overdue"], "days_to_due": [-11]}))
+            "claim_id": ["K4"], "status": ["overdue"], "days_to_due": [-11],
+            "start_date": [pd.Timestamp("2026-10-20").date()], "due_date": [pd.Timestamp("2026-11-19").date()],
+            "as_of_date": [pd.Timestamp("2026-11-30").date()]}))
 
 
 def _as_role(role: str):
