@@ -160,7 +160,9 @@ class Settings(_Strict):
                                disabled_clocks=self.disabled_clocks)
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise ValueError(str(err["msg"]).removeprefix("Value error, ")) from None
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            raise ValueError(f"{loc}: {msg}" if loc else msg) from None
 
     @property
     def schema(self) -> str:  # noqa: D401 - the warehouse schema name

@@ -91,7 +91,7 @@ def test_metrics_agree_with_the_fact_table(demo_run):
     assert (check["closed_claims"] == check["n"]).all()
     assert ((check["paid_amount_total"].astype(float) - check["paid"].astype(float)).abs() < 1e-6).all()
     att = q(wh, "SELECT DISTINCT standard_id FROM claimpulse.daily_standard_attainment")
-    assert set(att["standard_id"]) == {"prc_art23_decision_30d", "prc_art23_payment_10d"}
+    assert set(att["standard_id"]) == {"internal_decision_30d", "internal_payment_10d"}
 
 
 def test_no_personal_data_reaches_the_warehouse(demo_run):

@@ -9,14 +9,19 @@ def write(tmp_path, text):
     return p
 
 
-def test_defaults_ship_prc_article_23_limits():
+def test_defaults_ship_internal_targets_and_the_cn_clock_pack():
     s = load_config(None)
     assert s.timezone == "Asia/Shanghai" and s.currency == "CNY" and s.schema == "claimpulse"
     std = {x.id: x for x in s.standards}
-    assert std["prc_art23_decision_30d"].max == 30
-    assert std["prc_art23_decision_30d"].applies_to == {"complexity": "complex"}
-    assert std["prc_art23_payment_10d"].measure == "decision_to_payment_days"
-    assert std["prc_art23_payment_10d"].max == 10
+    # internal lag targets only: the statutory limits are service clocks (CLOCKS.md)
+    assert set(std) == {"internal_decision_30d", "internal_payment_10d"}
+    assert not any("prc" in i or "art" in i for i in std)
+    assert std["internal_decision_30d"].max == 30
+    assert std["internal_decision_30d"].applies_to == {"complexity": "complex"}
+    assert std["internal_payment_10d"].measure == "decision_to_payment_days"
+    assert std["internal_payment_10d"].max == 10
+    assert [(e.pack, e.regions) for e in s.clock_packs] == [("CN", "all")]
+    assert s.clocks == [] and s.calendar_overrides == {} and s.disabled_clocks == []
 
 
 def test_file_overrides_a_subset(tmp_path):

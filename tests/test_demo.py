@@ -292,7 +292,7 @@ def test_complex_claims_decided_slower(clean):
     simple, complex_ = days[c.complexity == "simple"].median(), days[c.complexity == "complex"].median()
     assert complex_ > 2 * simple
     assert 0.15 < (c.complexity == "complex").mean() < 0.35
-    # PRC Art. 23 standards are mostly, not always, met
+    # the internal 30-day and 10-day lag targets are mostly, not always, met
     over30 = (days[c.complexity == "complex"].dropna() > 30).mean()
     pay = ((first.paid - first.decided).dt.total_seconds() / 86400).dropna()
     assert 0.01 < over30 < 0.25

@@ -196,18 +196,18 @@ def test_attainment_by_hand(attainment, daily):
     closed_keys = daily.loc[daily["closed_claims"] > 0, ["metric_date", "product_line", "channel", "region"]]
     assert len(attainment) == 2 * len(closed_keys) == 2 * (10 + 5)
     # 03-04 closes A (simple), B (complex, decided in 11 days, never paid), C (simple)
-    r = _att(attainment, D4, "prc_art23_decision_30d")
+    r = _att(attainment, D4, "internal_decision_30d")
     assert (r.eligible_claims, r.met_claims, r.attainment_rate, bool(r.meets_target)) == (1, 1, 1.0, True)
-    assert r.measure == "report_to_decision_days" and r.max_value == 30.0 and r.target_rate == 1.0
-    r = _att(attainment, D4, "prc_art23_payment_10d")  # A (1 day) and C (0.25 day)
+    assert r.measure == "report_to_decision_days" and r.max_value == 30.0 and r.target_rate == 0.95
+    r = _att(attainment, D4, "internal_payment_10d")  # A (1 day) and C (0.25 day)
     assert (r.eligible_claims, r.met_claims, r.attainment_rate, bool(r.meets_target)) == (2, 2, 1.0, True)
-    r = _att(attainment, D4, "prc_art23_decision_30d", rg="BJ")  # A and C are simple
+    r = _att(attainment, D4, "internal_decision_30d", rg="BJ")  # A and C are simple
     assert (r.eligible_claims, r.met_claims) == (0, 0)
     assert np.isnan(r.attainment_rate) and r.meets_target is pd.NA
-    r = _att(attainment, D4, "prc_art23_payment_10d", "auto", "phone", "SH")  # B: no paid_at
+    r = _att(attainment, D4, "internal_payment_10d", "auto", "phone", "SH")  # B: no paid_at
     assert (r.eligible_claims, r.met_claims) == (0, 0) and r.meets_target is pd.NA
     # 03-05: only E (withdrawn, never decided): nothing eligible
-    for std in ("prc_art23_decision_30d", "prc_art23_payment_10d"):
+    for std in ("internal_decision_30d", "internal_payment_10d"):
         r = _att(attainment, D5, std)
         assert (r.eligible_claims, r.met_claims) == (0, 0)
         assert np.isnan(r.attainment_rate) and r.meets_target is pd.NA

@@ -40,6 +40,7 @@ _DIMS = ("product_line", "channel", "region", "team")
 _NAT = np.iinfo(np.int64).min          # missing timestamp / day
 _US_PER_DAY = 86_400 * 1_000_000
 _FAR = np.iinfo(np.int64).max // 4     # "no pause here" / "never" on the day axis
+_MAX = np.iinfo(np.int64).max
 _STATUS = {s: i for i, s in enumerate(CLOCK_STATUSES)}
 
 
@@ -75,142 +76,188 @@ def _local_day_where(us: np.ndarray, valid: np.ndarray, tz: str, fill: int) -> n
 def _cutoff_us(as_of: dt.date, tz: str) -> int:
     """First instant after the as-of date in `tz`: anything at or after it is ignored."""
     nxt = pd.Timestamp(as_of + dt.timedelta(days=1)).tz_localize(tz).tz_convert("UTC")
-    return int(nxt.as_unit("us").value)
+    return int(nxt.as_unit("ns").value) // 1000
 
 
-def _first_per_group(groups: np.ndarray) -> np.ndarray:
-    """Positions of the first row of each run of equal values in a sorted array."""
-    if len(groups) == 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+def _min_per_row(n: int, row: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row 0..n-1 the smallest of its values (_NAT when it has none)."""
+    out = np.full(n, _MAX, dtype=np.int64)
+    np.minimum.at(out, row, values)
+    out[out == _MAX] = _NAT
+    return out
 
 
-def _value_mask(values: pd.Series, allowed: list) -> np.ndarray:
-    """values in `allowed`; a None in `allowed` matches a null value."""
-    keys = [v for v in allowed if v is not None]
-    mask = positions_in(values.astype("string"), pd.Index(keys, dtype="object")) >= 0 if keys \
-        else np.zeros(len(values), dtype=bool)
-    if any(v is None for v in allowed):
-        mask |= values.isna().to_numpy()
-    return mask
+def _large_string(values: pd.Series) -> pa.Array:
+    arr = pa.array(values.astype("string"), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.large_string())
+
+
+class _Table:
+    """One input frame, with its columns converted once and cached: timestamps as UTC
+    microseconds, text columns as Arrow and as factorised codes (for cheap filters)."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame.reset_index(drop=True)
+        self.n = len(self.frame)
+        self._us: dict[str, np.ndarray] = {}
+        self._arrow: dict[str, pa.Array] = {}
+        self._codes: dict[str, tuple[np.ndarray, list]] = {}
+
+    def us(self, col: str) -> np.ndarray:
+        if col not in self._us:
+            self._us[col] = _utc_us(self.frame[col] if col in self.frame else None, self.n)
+        return self._us[col]
+
+    def arrow(self, col: str) -> pa.Array:
+        if col not in self._arrow:
+            s = self.frame[col] if col in self.frame else pd.Series([None] * self.n, dtype="string")
+            self._arrow[col] = _large_string(s)
+        return self._arrow[col]
+
+    def codes(self, col: str) -> tuple[np.ndarray, list]:
+        if col not in self._codes:
+            s = self.frame[col] if col in self.frame else pd.Series([None] * self.n, dtype="string")
+            codes, uniques = pd.factorize(s.astype("string"))
+            self._codes[col] = (codes.astype(np.int64), list(uniques))
+        return self._codes[col]
+
+    def value_mask(self, col: str, allowed: list, rows: np.ndarray | None = None) -> np.ndarray:
+        """Column value in `allowed` (None in it matches null) for `rows` (None: every row;
+        -1: no row, read as null)."""
+        codes, uniques = self.codes(col)
+        wanted = {v for v in allowed if v is not None}
+        lut = np.array([u in wanted for u in uniques] + [any(v is None for v in allowed)], dtype=bool)
+        if rows is not None:
+            codes = np.where(rows >= 0, codes[np.where(rows >= 0, rows, 0)], -1) if self.n \
+                else np.full(len(rows), -1, dtype=np.int64)
+        return lut[codes]  # code -1 (null) picks the last entry
 
 
 # --------------------------------------------------------------------------- events
 
 class _Events:
-    """The claim events sorted once by (claim, occurred_at, event_id as text)."""
+    """The claim events as arrays: claim position, UTC microseconds, type code. Nothing is
+    sorted globally: first events are per-claim minima; only pause events get sorted."""
 
-    def __init__(self, events: pd.DataFrame, claim_ids: pd.Index):
-        code = positions_in(events["claim_id"], claim_ids) if len(events) else np.zeros(0, np.int64)
-        occ = _utc_us(events["occurred_at"], len(events)) if len(events) else np.zeros(0, np.int64)
-        keep = (code >= 0) & (occ != _NAT)
-        types = events["event_type"].astype("string").to_numpy(dtype=object, na_value=None)[keep] \
-            if len(events) else np.zeros(0, object)
-        eid = events["event_id"].astype("string").to_numpy(dtype=object, na_value="")[keep] \
-            if len(events) else np.zeros(0, object)
-        code, occ = code[keep], occ[keep]
-        order = np.lexsort((occ, code))
-        code, occ, types, eid = code[order], occ[order], types[order], eid[order]
-        # ties in (claim, occurred_at) are broken by event_id as text; only tied rows are re-sorted
-        same = (code[1:] == code[:-1]) & (occ[1:] == occ[:-1])
-        if same.any():
-            tied = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
-            perm = np.lexsort((eid[tied].astype(str), occ[tied], code[tied]))
-            for a in (code, occ, types, eid):
-                a[tied] = a[tied][perm]
-        self.code, self.occ, self.eid = code, occ, eid
-        self.n_claims = len(claim_ids)
-        uniq, inv = np.unique(types.astype(str), return_inverse=True) if len(types) else (np.zeros(0, str), np.zeros(0, np.int64))
-        self.type_code = {t: i for i, t in enumerate(uniq.tolist())}
-        self.tcode = inv.astype(np.int64)
+    def __init__(self, events: pd.DataFrame, claims: _Table, used_types: set[str]):
+        events = events.reset_index(drop=True)
+        n = len(events)
+        types = sorted(used_types)
+        # type codes of the types clocks use (-1: a type no clock looks at, never kept)
+        tcode = positions_in(events["event_type"], pd.Index(types, dtype="object")) if n and types \
+            else np.full(n, -1, dtype=np.int64)
+        keep = np.flatnonzero(tcode >= 0)
+        if len(keep) > 0.9 * n:   # hashing every id beats gathering most of the strings first
+            code = positions_in(events["claim_id"], pd.Index(claims.frame["claim_id"]))[keep] \
+                if claims.n else np.full(len(keep), -1, dtype=np.int64)
+        else:
+            sub = events["claim_id"].iloc[keep]
+            code = positions_in(sub, pd.Index(claims.frame["claim_id"])) if len(sub) and claims.n \
+                else np.full(len(keep), -1, dtype=np.int64)
+        occ = _utc_us(events["occurred_at"], n)[keep] if n else np.zeros(0, np.int64)
+        ok = (code >= 0) & (occ != _NAT)
+        self.src = keep[ok]                              # row in `events`, for event_id ties
+        self.event_id = events["event_id"] if n else pd.Series([], dtype="string")
+        self.code, self.occ, self.tcode = code[ok], occ[ok], tcode[keep][ok]
+        self.type_code = {t: i for i, t in enumerate(types)}
+        self.n_claims = claims.n
+        self._pos: dict[str, np.ndarray] = {}
         self._first: dict[str, np.ndarray] = {}
 
     def positions(self, types) -> np.ndarray:
-        """Positions (in sorted order) of the events of the given types."""
-        codes = [self.type_code[t] for t in types if t in self.type_code]
-        if not codes:
-            return np.zeros(0, dtype=np.int64)
-        return np.flatnonzero(np.isin(self.tcode, codes))
+        """Positions of the events of the given types (ascending)."""
+        parts = []
+        for t in dict.fromkeys(types):
+            if t not in self._pos:
+                c = self.type_code.get(t)
+                self._pos[t] = np.flatnonzero(self.tcode == c) if c is not None else np.zeros(0, np.int64)
+            parts.append(self._pos[t])
+        return np.sort(np.concatenate(parts)) if len(parts) > 1 else parts[0]
 
     def first_of(self, event_type: str) -> np.ndarray:
         """Per claim: occurred_at of its first event of `event_type` (_NAT when none)."""
         if event_type not in self._first:
-            out = np.full(self.n_claims, _NAT, dtype=np.int64)
             pos = self.positions([event_type])
-            first = pos[_first_per_group(self.code[pos])]
-            out[self.code[first]] = self.occ[first]
-            self._first[event_type] = out
+            self._first[event_type] = _min_per_row(self.n_claims, self.code[pos], self.occ[pos])
         return self._first[event_type]
+
+    def time_order(self, pos: np.ndarray, row: np.ndarray) -> np.ndarray:
+        """Permutation of `pos` sorting it by (row, occurred_at, event_id as text)."""
+        occ = self.occ[pos]
+        order = np.lexsort((occ, row))
+        r, o = row[order], occ[order]
+        same = (r[1:] == r[:-1]) & (o[1:] == o[:-1])
+        if same.any():  # ties in time are broken by event_id as text; only tied rows re-sorted
+            tied = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+            eid = self.event_id.iloc[self.src[pos[order[tied]]]].astype(str).to_numpy()
+            perm = np.lexsort((eid, o[tied], r[tied]))
+            order[tied] = order[tied][perm]
+        return order
 
 
 # --------------------------------------------------------------------------- one clock
 
 def _subjects(clock: ClockDef, regions: list[str] | None, named: frozenset[str],
-              claims: pd.DataFrame, complaints: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """The clock's subjects (claims, or complaints with their claim's columns) it applies to,
-    and each one's claim position (-1 when the complained claim is unknown)."""
-    claims = claims.reset_index(drop=True)
+              claims: _Table, complaints: _Table, complaint_claim: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the clock's subjects it applies to: (subject row, claim row or -1).
+
+    A complaint clock filters on, and takes the dimensions of, the complained claim."""
     if clock.subject == "claim":
-        rows = claims
-        pos = np.arange(len(claims), dtype=np.int64)
-        subject_id = claims["claim_id"]
+        subj = np.arange(claims.n, dtype=np.int64)
+        claim_row, rows = subj, None        # the claim itself: no gather needed
     else:
-        complaints = complaints.reset_index(drop=True)
-        pos = positions_in(complaints["claim_id"], pd.Index(claims["claim_id"])) if len(complaints) \
-            else np.zeros(0, np.int64)
-        # the complained claim's columns (all null when the claim is unknown)
-        rows = claims.reindex(pos).reset_index(drop=True)
-        rows["claim_id"] = complaints["claim_id"].astype("string")
-        for c in ("received_at", "resolved_at"):
-            rows[c] = complaints[c] if c in complaints else pd.NaT
-        subject_id = complaints["complaint_id"]
-    mask = np.ones(len(rows), dtype=bool)
-    region = rows["region"] if "region" in rows else pd.Series([None] * len(rows), dtype="string")
+        subj = np.arange(complaints.n, dtype=np.int64)
+        claim_row = rows = complaint_claim
+    mask = np.ones(len(subj), dtype=bool)
     if regions is not None:
-        mask &= _value_mask(region, list(regions))
+        mask &= claims.value_mask("region", list(regions), rows)
     elif clock.pack is not None and named:
-        mask &= ~_value_mask(region, sorted(named))  # `all`: every region no other entry names
+        mask &= ~claims.value_mask("region", sorted(named), rows)  # `all`: the unnamed regions
     for col, allowed in clock.applies_to.items():
-        mask &= _value_mask(rows[col], allowed)
+        mask &= claims.value_mask(col, allowed, rows)
     for col, excluded in clock.excludes.items():
-        mask &= ~_value_mask(rows[col], excluded)
-    sel = np.flatnonzero(mask)
-    out = rows.iloc[sel].reset_index(drop=True)
-    out["subject_id"] = subject_id.astype("string").to_numpy()[sel]
-    return out, pos[sel]
+        mask &= ~claims.value_mask(col, excluded, rows)
+    return subj[mask], claim_row[mask]
 
 
-def _pauses(clock: ClockDef, ev: _Events, claim_pos: np.ndarray, limit_us: np.ndarray
+def _pauses(clock: ClockDef, ev: _Events, claim_row: np.ndarray, limit_us: np.ndarray
             ) -> tuple[np.ndarray, np.ndarray]:
     """Pause starts and ends (UTC us; end _FAR = still open) per row, shape (rows, K).
 
-    Walks each claim's pause events before its limit (the stop, or the as-of cutoff) in
+    Walks each claim's pause events up to its limit (the stop, or the as-of cutoff) in
     time order: a `from` opens a pause when none is open, the next `until` closes it, at
-    most `max_pauses` open. Tokens alternate once runs of the same token collapse to their
-    first and a leading `until` is dropped, so no row-by-row walk is needed.
+    most `max_pauses` open. Once runs of the same token collapse to their first and a
+    leading `until` is dropped, tokens alternate from/until, so no row-by-row walk is needed.
     """
-    rows = len(claim_pos)
+    rows = len(claim_row)
     empty = np.zeros((rows, 0), dtype=np.int64)
     if clock.pause is None or rows == 0:
         return empty, empty
     row_of_claim = np.full(ev.n_claims, -1, dtype=np.int64)
-    row_of_claim[claim_pos] = np.arange(rows)
+    row_of_claim[claim_row] = np.arange(rows)
     pos = ev.positions([clock.pause.from_, clock.pause.until])
     row = row_of_claim[ev.code[pos]]
-    pos, row = pos[row >= 0], row[row >= 0]
+    keep = row >= 0
+    pos, row = pos[keep], row[keep]
     keep = ev.occ[pos] <= limit_us[row]
     pos, row = pos[keep], row[keep]
-    is_from = ev.tcode[pos] == ev.type_code[clock.pause.from_]
-    # collapse runs of the same token within a row, then drop a leading `until`
-    new_row = np.r_[True, row[1:] != row[:-1]] if len(row) else np.zeros(0, bool)
-    changed = new_row | np.r_[True, is_from[1:] != is_from[:-1]] if len(row) else new_row
-    pos, row, is_from, new_row = pos[changed], row[changed], is_from[changed], new_row[changed]
-    lead_until = new_row & ~is_from
-    pos, row, is_from = pos[~lead_until], row[~lead_until], is_from[~lead_until]
+    order = ev.time_order(pos, row)
+    pos, row = pos[order], row[order]
     if len(pos) == 0:
         return empty, empty
-    # k-th pause of its row: rank of each `from` within the row
-    starts = _first_per_group(row)
+    is_from = ev.tcode[pos] == ev.type_code[clock.pause.from_]
+    new_row = np.r_[True, row[1:] != row[:-1]]
+    changed = new_row | np.r_[True, is_from[1:] != is_from[:-1]]
+    pos, row, is_from, new_row = pos[changed], row[changed], is_from[changed], new_row[changed]
+    lead_until = new_row & ~is_from
+    pos, row, is_from, new_row = pos[~lead_until], row[~lead_until], is_from[~lead_until], new_row[~lead_until]
+    if len(pos) == 0:
+        return empty, empty
+    new_row = np.r_[True, row[1:] != row[:-1]]
+    starts = np.flatnonzero(new_row)
     run_start = np.repeat(starts, np.diff(np.r_[starts, len(row)]))
     k = (np.arange(len(row)) - run_start) // 2     # tokens alternate from, until, from, ...
     if clock.pause.max_pauses is not None:
@@ -225,67 +272,66 @@ def _pauses(clock: ClockDef, ev: _Events, claim_pos: np.ndarray, limit_us: np.nd
 
 
 def _clock_rows(clock: ClockDef, regions: list[str] | None, named: frozenset[str],
-                claims: pd.DataFrame, complaints: pd.DataFrame, ev: _Events,
-                as_of: dt.date) -> dict | None:
+                claims: _Table, complaints: _Table, complaint_claim: np.ndarray, ev: _Events,
+                as_of: dt.date) -> dict:
     """Start, stop and pauses of one clock (local days), before any counting."""
     tz = clock.timezone
     cutoff = _cutoff_us(as_of, tz)
-    subj, claim_pos = _subjects(clock, regions, named, claims, complaints)
-    n = len(subj)
+    subj, claim_row = _subjects(clock, regions, named, claims, complaints, complaint_claim)
+    table = claims if clock.subject == "claim" else complaints
 
-    def at(values: np.ndarray) -> np.ndarray:  # per subject, ignoring anything after as-of
-        out = np.where(claim_pos >= 0, values[np.where(claim_pos >= 0, claim_pos, 0)], _NAT) \
-            if len(values) else np.full(n, _NAT, dtype=np.int64)
-        return np.where(out < cutoff, out, _NAT)
+    def per_claim(values: np.ndarray) -> np.ndarray:
+        return np.where(claim_row >= 0, values[np.where(claim_row >= 0, claim_row, 0)], _NAT) \
+            if len(values) else np.full(len(subj), _NAT, dtype=np.int64)
 
     if clock.start.field is not None:
-        start = _utc_us(subj[clock.start.field], n)
-        start = np.where(start < cutoff, start, _NAT)
+        start = table.us(clock.start.field)[subj]
     else:
-        start = at(ev.first_of(clock.start.event))
+        start = per_claim(ev.first_of(clock.start.event))
         if clock.start.fallback is not None:
-            start = np.where(start == _NAT, at(ev.first_of(clock.start.fallback)), start)
+            fallback = per_claim(ev.first_of(clock.start.fallback))
+            start = np.where((start == _NAT) | (start >= cutoff), fallback, start)
+    start = np.where(start < cutoff, start, _NAT)   # started after the as-of date: not yet
     started = start != _NAT
-    subj, claim_pos, start = subj[started].reset_index(drop=True), claim_pos[started], start[started]
+    subj, claim_row, start = subj[started], claim_row[started], start[started]
     n = len(subj)
 
     if clock.stop.field is not None:
-        stop_ts = _utc_us(subj[clock.stop.field], n)
-        stop_ts = np.where(stop_ts < cutoff, stop_ts, _NAT)
-        before = (stop_ts != _NAT) & (stop_ts < start)
-        stop = np.where(before, _NAT, stop_ts)
+        stop = table.us(clock.stop.field)[subj]
+        stop = np.where(stop < cutoff, stop, _NAT)
+        before = (stop != _NAT) & (stop < start)
+        stop = np.where(before, _NAT, stop)
     else:
         row_of_claim = np.full(ev.n_claims, -1, dtype=np.int64)
-        row_of_claim[claim_pos[claim_pos >= 0]] = np.flatnonzero(claim_pos >= 0)
+        row_of_claim[claim_row] = np.arange(n)
         pos = ev.positions(clock.stop.events)
         row = row_of_claim[ev.code[pos]]
-        pos, row = pos[row >= 0], row[row >= 0]
+        keep = row >= 0
+        pos, row = pos[keep], row[keep]
         occ = ev.occ[pos]
         in_time = occ < cutoff
         after = in_time & (occ >= start[row])
-        stop = np.full(n, _NAT, dtype=np.int64)
-        first = _first_per_group(row[after])
-        stop[row[after][first]] = occ[after][first]
+        stop = _min_per_row(n, row[after], occ[after])
         before = np.zeros(n, dtype=bool)
         before[row[in_time & ~after]] = True
         before &= stop == _NAT
     # a stop recorded before its start stops the clock at the start (met, elapsed 0)
     stop = np.where(before, start, stop)
     stopped = stop != _NAT
-    p0, p1 = _pauses(clock, ev, claim_pos, np.where(stopped, stop, cutoff - 1))
+    p0, p1 = _pauses(clock, ev, claim_row, np.where(stopped, stop, cutoff - 1))
 
     start_day = _local_day(start, tz)
-    stop_day = _local_day(stop, tz)
     as_of_day = int(np.datetime64(as_of, "D").astype(np.int64))
-    end_day = np.where(stopped, stop_day, as_of_day)
+    end_day = np.where(stopped, _local_day(stop, tz), as_of_day)
     a = _local_day_where(p0, p0 != _FAR, tz, _FAR)
     b = _local_day_where(p1, p1 != _FAR, tz, _FAR)
     is_open = (p0 != _FAR) & (p1 == _FAR)
     # a pause only excludes candidate days: clip it to (start_day, ...)
     a = np.where(p0 == _FAR, _FAR, np.maximum(a, start_day[:, None]))
-    b = np.where(p0 == _FAR, _FAR, np.where(is_open, _FAR, np.maximum(b, start_day[:, None])))
-    return dict(subj=subj, start=start, stop=stop, stopped=stopped, start_day=start_day,
-                end_day=end_day, a=a, b=b, is_open=is_open, as_of_day=as_of_day)
+    b = np.where((p0 == _FAR) | is_open, _FAR, np.maximum(b, start_day[:, None]))
+    return dict(subj=subj, claim_row=claim_row, start=start, stop=stop, stopped=stopped,
+                start_day=start_day, end_day=end_day, a=a, b=b, is_open=is_open,
+                as_of_day=as_of_day)
 
 
 def _due_search(cum: np.ndarray, s: np.ndarray, n: int, a: np.ndarray, b: np.ndarray,
@@ -326,7 +372,7 @@ def _count(cum: np.ndarray, s: np.ndarray, e: np.ndarray, a: np.ndarray, b: np.n
     return out
 
 
-def _evaluate(clock: ClockDef, r: dict, cal: CalendarDays | None, first_day: int, L: int) -> pd.DataFrame:
+def _evaluate(clock: ClockDef, r: dict, cal: CalendarDays | None, first_day: int, L: int) -> dict:
     """Counting and status for one clock's rows (CLOCKS.md "Counting" 2-7)."""
     n = clock.limit.n
     s = r["start_day"] - first_day
@@ -384,24 +430,14 @@ def _evaluate(clock: ClockDef, r: dict, cal: CalendarDays | None, first_day: int
     status[~stopped & known & (as_of > due)] = _STATUS["overdue"]
     status[unknown & (u < e)] = _STATUS["indeterminate"]
 
-    subj = r["subj"]
-    text = lambda c: subj[c].astype("string").to_numpy(dtype=object, na_value=None) if c in subj \
-        else np.full(rows, None, dtype=object)
     return {
-        "clock_id": np.full(rows, clock.id, dtype=object),
-        "subject": np.full(rows, clock.subject, dtype=object),
-        "subject_id": text("subject_id"),
-        "claim_id": text("claim_id"),
-        **{c: text(c) for c in _DIMS},
+        "subj": r["subj"], "claim_row": r["claim_row"],
         "started_at": r["start"],
         "stopped_at": np.where(stopped, r["stop"], _NAT),
         "start_date": r["start_day"],
         "end_date": r["end_day"],
         "due_date": np.where(known, due + first_day, _NAT),
         "limit_n": np.full(rows, n, dtype=np.int64),
-        "unit": np.full(rows, clock.limit.unit, dtype=object),
-        "calendar": np.full(rows, clock.calendar, dtype=object),
-        "timezone": np.full(rows, clock.timezone, dtype=object),
         "paused_days": paused_days,
         "elapsed_days": np.where(elapsed_known, elapsed, _NAT),
         "days_to_due": np.where(known, due - e, _NAT),
@@ -412,42 +448,68 @@ def _evaluate(clock: ClockDef, r: dict, cal: CalendarDays | None, first_day: int
 _TS_COLS = ("started_at", "stopped_at")
 _DATE_COLS = ("start_date", "end_date", "due_date")
 _INT_COLS = ("limit_n", "paused_days", "elapsed_days", "days_to_due")
+_PER_CLOCK = ("clock_id", "subject", "unit", "calendar", "timezone")
 
 
-def _typed(cols: dict[str, np.ndarray], as_of: dt.date) -> pd.DataFrame:
-    """fact_claim_clock dtypes: text "string", timestamps datetime64[us, UTC], dates
-    date32[pyarrow] (datetime.date values), counts Int64; nulls where the arrays hold _NAT."""
+def _text_from_codes(codes: np.ndarray, vocab: list[str | None]) -> pa.Array:
+    """A large_string array of vocab[code] (code -1 or a None entry: null): an Arrow take
+    from the small vocabulary, much cheaper than building Python strings."""
+    return pa.array(vocab, type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
+
+
+def _strings(chunks: list[pa.Array]) -> pd.arrays.ArrowStringArray:
+    arr = pa.chunked_array(chunks, type=pa.large_string())
+    return pd.arrays.ArrowStringArray(arr)
+
+
+def _assemble(parts: list[tuple[ClockDef, dict]], claims: _Table, complaints: _Table,
+              as_of: dt.date) -> pd.DataFrame:
+    """The fact_claim_clock frame: text "string" (built in Arrow, not from Python strings),
+    timestamps datetime64[us, UTC], dates date32[pyarrow] (datetime.date values), counts
+    Int64; nulls where the arrays hold _NAT."""
+    rows = sum(len(p["status"]) for _, p in parts)
     out: dict[str, object] = {}
-    rows = len(cols["status"])
-    for col in FACT_CLOCK_COLUMNS:
-        if col == "as_of_date":
-            arr = pa.array(np.full(rows, np.datetime64(as_of, "D")), type=pa.date32())
-            out[col] = pd.arrays.ArrowExtensionArray(arr)
-            continue
-        v = cols[col]
-        if col in _TS_COLS:
-            out[col] = pd.DatetimeIndex(v.view("datetime64[us]")).tz_localize("UTC")
-        elif col in _DATE_COLS:
-            arr = pa.array(np.where(v == _NAT, 0, v).astype(np.int32), type=pa.int32(),
-                           mask=v == _NAT).cast(pa.date32())
-            out[col] = pd.arrays.ArrowExtensionArray(arr)
-        elif col in _INT_COLS:
-            out[col] = pd.arrays.IntegerArray(np.where(v == _NAT, 0, v), v == _NAT)
-        elif col == "status":
-            out[col] = pd.Categorical.from_codes(v, CLOCK_STATUSES).astype(object)
-        else:
-            out[col] = v
-    frame = pd.DataFrame(out)
-    for col in FACT_CLOCK_COLUMNS:
-        if col not in _TS_COLS + _DATE_COLS + _INT_COLS + ("as_of_date",):
-            frame[col] = frame[col].astype("string")
-    return frame
+    for col in ("subject_id", "claim_id"):
+        chunks = []
+        for clock, p in parts:
+            if clock.subject == "claim":
+                src, idx = claims.arrow("claim_id"), p["subj"]
+            else:
+                src = complaints.arrow("complaint_id" if col == "subject_id" else "claim_id")
+                idx = p["subj"]
+            chunks.append(src.take(pa.array(idx)).cast(pa.large_string()))
+        out[col] = _strings(chunks)
+    claim_rows = np.concatenate([p["claim_row"] for _, p in parts]) if parts else np.zeros(0, np.int64)
+    for col in _DIMS:  # low-cardinality: gathered as codes, turned into text once
+        codes, uniques = claims.codes(col)
+        c = np.where(claim_rows >= 0, codes[np.where(claim_rows >= 0, claim_rows, 0)], -1) \
+            if claims.n else np.full(len(claim_rows), -1, dtype=np.int64)
+        out[col] = _strings([_text_from_codes(c, [str(u) for u in uniques])])
+    lengths = [len(p["status"]) for _, p in parts]
+    which = np.repeat(np.arange(len(parts), dtype=np.int64), lengths)
+    for col in _PER_CLOCK:  # one value per clock
+        values = [c.id if col == "clock_id" else c.limit.unit if col == "unit" else getattr(c, col)
+                  for c, _ in parts]
+        out[col] = _strings([_text_from_codes(which, values)])
+    cat = lambda c, dtype: np.concatenate([p[c] for _, p in parts]) if parts else np.zeros(0, dtype)  # noqa: E731
+    for col in _TS_COLS:
+        out[col] = pd.DatetimeIndex(cat(col, np.int64).view("datetime64[us]")).tz_localize("UTC")
+    for col in _DATE_COLS:
+        v = cat(col, np.int64)
+        arr = pa.array(np.where(v == _NAT, 0, v).astype(np.int32), type=pa.int32(), mask=v == _NAT)
+        out[col] = pd.arrays.ArrowExtensionArray(arr.cast(pa.date32()))
+    for col in _INT_COLS:
+        v = cat(col, np.int64)
+        out[col] = pd.arrays.IntegerArray(np.where(v == _NAT, 0, v), v == _NAT)
+    out["status"] = _strings([_text_from_codes(cat("status", np.int8).astype(np.int64), list(CLOCK_STATUSES))])
+    as_of_arr = pa.array(np.full(rows, np.datetime64(as_of, "D")), type=pa.date32())
+    out["as_of_date"] = pd.arrays.ArrowExtensionArray(as_of_arr)
+    return pd.DataFrame({c: out[c] for c in FACT_CLOCK_COLUMNS})
 
 
 def evaluate_clocks(claims: pd.DataFrame, events: pd.DataFrame, complaints: pd.DataFrame,
                     cfg: ClockConfig, business_tz: str, as_of: dt.date) -> pd.DataFrame:
-    """fact_claim_clock as of `as_of`: one row per started clock, columns FACT_CLOCK_COLUMNS,
-    in clock order.
+    """fact_claim_clock as of `as_of`: one row per started clock, columns FACT_CLOCK_COLUMNS.
 
     `claims`: accepted claims (claim_id, product_line, channel, region, team, complexity,
     outcome, denial_reason, reported_at, ...); `events`: claim_id, event_id, event_type,
@@ -458,9 +520,13 @@ def evaluate_clocks(claims: pd.DataFrame, events: pd.DataFrame, complaints: pd.D
     """
     clocks = active_clocks(cfg, business_tz)
     named = named_regions(cfg)
-    claim_ids = pd.Index(claims["claim_id"].astype("string")) if len(claims) else pd.Index([], dtype="string")
-    ev = _Events(events, claim_ids)
-    prepared = [(c, _clock_rows(c, regions, named, claims, complaints, ev, as_of))
+    claims_t, complaints_t = _Table(claims), _Table(complaints)
+    complaint_claim = positions_in(complaints_t.frame["claim_id"], pd.Index(claims_t.frame["claim_id"])) \
+        if complaints_t.n and claims_t.n else np.full(complaints_t.n, -1, dtype=np.int64)
+    used = {t for c, _ in clocks for t in (c.start.event, c.start.fallback, *(c.stop.events or ()),
+                                           *((c.pause.from_, c.pause.until) if c.pause else ())) if t}
+    ev = _Events(events, claims_t, used)
+    prepared = [(c, _clock_rows(c, regions, named, claims_t, complaints_t, complaint_claim, ev, as_of))
                 for c, regions in clocks]
     as_of_day = int(np.datetime64(as_of, "D").astype(np.int64))
     starts = [int(r["start_day"].min()) for _, r in prepared if len(r["start_day"])]
@@ -470,20 +536,18 @@ def evaluate_clocks(claims: pd.DataFrame, events: pd.DataFrame, complaints: pd.D
     # room after the last end date to reach any limit (due dates lie after every closed pause)
     last_day = max(ends + [as_of_day]) + 2 * max_n + 60
     L = last_day - first_day + 1
-    first, last = (np.datetime64(first_day, "D").astype(dt.date), np.datetime64(last_day, "D").astype(dt.date))
+    first = np.datetime64(first_day, "D").astype(dt.date)
+    last = np.datetime64(last_day, "D").astype(dt.date)
     calendars: dict[str, CalendarDays] = {}
     parts = []
     for clock, r in prepared:
         if len(r["start_day"]) == 0:
             continue
         cal = None
-        if clock.calendar is not None:
+        if clock.calendar is not None and (clock.limit.unit == "business" or clock.roll_forward):
             if clock.calendar not in calendars:
                 calendars[clock.calendar] = build_calendar(
                     clock.calendar, first, last, cfg.calendar_overrides.get(clock.calendar))
             cal = calendars[clock.calendar]
-        parts.append(_evaluate(clock, r, cal, first_day, L))
-    cols = {c: np.concatenate([p[c] for p in parts]) if parts else
-            np.zeros(0, dtype=np.int8 if c == "status" else np.int64 if c in _TS_COLS + _DATE_COLS + _INT_COLS else object)
-            for c in FACT_CLOCK_COLUMNS if c != "as_of_date"}
-    return _typed(cols, as_of)
+        parts.append((clock, _evaluate(clock, r, cal, first_day, L)))
+    return _assemble(parts, claims_t, complaints_t, as_of)
