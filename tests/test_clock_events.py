@@ -54,3 +54,13 @@ def test_demo_data_shows_every_clock_status_with_the_default_config():
     assert {"acknowledged", "settlement_agreed", "denial_notice_sent", "advance_paid"} <= types
     notices = out[out["clock_id"] == "cn_art24_denial_notice_3d"]["status"].value_counts()
     assert notices["breached"] > 0 and notices["met"] > 5 * notices["breached"]
+
+
+def test_run_as_of_must_be_a_date():
+    from typer.testing import CliRunner
+
+    from claimpulse.cli import app
+
+    r = CliRunner().invoke(app, ["run", "--as-of", "2026-13-01"])
+    assert r.exit_code == 1
+    assert "claimpulse: error: --as-of must be YYYY-MM-DD" in r.output
