@@ -134,7 +134,8 @@ def read_inputs(wh: Warehouse, conn, rel: str) -> tuple[pd.DataFrame, pd.DataFra
                                f"WHERE claim_id IN (SELECT k FROM {rel})")
         kinds = {c.name: c.type for c in TABLES[table].columns}
         for col in cols:
-            df[col] = _utc(df[col]) if kinds[col] == "timestamptz" else _text(df[col])
+            if kinds[col] == "timestamptz":
+                df[col] = _utc(df[col])
         return df
 
     return (read("fact_claim_service", CLAIM_COLUMNS), read("fact_claim_event", EVENT_COLUMNS),
@@ -144,25 +145,33 @@ def read_inputs(wh: Warehouse, conn, rel: str) -> tuple[pd.DataFrame, pd.DataFra
 # ----------------------------------------------------------------------------- diff
 
 _COMPARED = [c for c in columns("fact_claim_clock") if c not in ("as_of_date", "loaded_at", "run_id")]
+_NULL = np.iinfo(np.int64).min
 
 
-def _row_hashes(df: pd.DataFrame) -> np.ndarray:
-    """A hash per clock row over its values (not as_of_date, loaded_at, run_id), the same for a
-    row read back from either warehouse and for the engine's frame."""
+def _as_int64(s: pd.Series, kind: str) -> np.ndarray:
+    """One compared column as int64 (nulls a sentinel): dates as days, instants as
+    microseconds, text hashed. The same for a row read back from either warehouse and for
+    the engine's frame, whatever their dtypes."""
+    if kind == "text":
+        values = s.to_numpy(dtype=object, na_value=None)
+        return pd.util.hash_array(values.astype(object), categorize=True).view(np.int64)
+    if kind == "timestamptz":
+        t = pd.to_datetime(s, utc=True)
+        return np.where(t.isna(), _NULL, t.dt.tz_localize(None).to_numpy("datetime64[us]").view(np.int64))
+    if kind == "date":
+        d = pd.to_datetime(s.astype(object) if s.dtype == object else s)
+        return np.where(d.isna(), _NULL, d.to_numpy("datetime64[D]").view(np.int64))
+    return pd.to_numeric(s).astype("Int64").fillna(_NULL).to_numpy(np.int64)
+
+
+def _row_ids(df: pd.DataFrame) -> np.ndarray:
+    """A 64-bit id per clock row over its key and values (not as_of_date, loaded_at, run_id):
+    equal ids mean the same clock with the same values."""
     kinds = {c.name: c.type for c in TABLES["fact_claim_clock"].columns}
-    norm = {}
-    for col in _COMPARED:
-        s = df[col]
-        if kinds[col] == "timestamptz":
-            norm[col] = _utc(s).dt.strftime("%Y-%m-%dT%H:%M:%S.%f").astype("string")
-        elif kinds[col] == "date":
-            norm[col] = pd.to_datetime(s).dt.strftime("%Y-%m-%d").astype("string")
-        elif kinds[col] == "int":
-            norm[col] = pd.to_numeric(s).astype("Int64").astype("string")
-        else:
-            norm[col] = _text(s)
-    frame = pd.DataFrame(norm, index=df.index).fillna("\x00null")
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    if df.empty:
+        return np.zeros(0, dtype=np.uint64)
+    cols = pd.DataFrame({c: _as_int64(df[c], kinds[c]) for c in _COMPARED})
+    return pd.util.hash_pandas_object(cols, index=False).to_numpy()
 
 
 def _keys(df: pd.DataFrame) -> pd.Series:
@@ -199,11 +208,11 @@ def recompute_clocks(wh: Warehouse, conn, settings: Settings, claim_ids, as_of: 
         claims, events, complaints = read_inputs(wh, conn, rel)
         new = evaluate_clocks(claims, events, complaints, settings.clock_config, settings.timezone, as_of)
         old = wh.read_table(conn, "fact_claim_clock", f"WHERE claim_id IN (SELECT k FROM {rel})")
-        new_key, old_key = _keys(new), _keys(old)
-        new_id = pd.Index(new_key + _SEP + pd.Series(_row_hashes(new), index=new.index).astype(str))
-        old_id = pd.Index(old_key + _SEP + pd.Series(_row_hashes(old), index=old.index).astype(str))
-        gone = old[~old_id.isin(new_id)]
-        fresh = new[~new_id.isin(old_id)]
+        if len(old):  # only clocks whose values changed are rewritten
+            new_id, old_id = _row_ids(new), _row_ids(old)
+            gone, fresh = old[~np.isin(old_id, new_id)], new[~np.isin(new_id, old_id)]
+        else:
+            gone, fresh = old, new
         if len(gone):
             grel = wh.stage_keys(conn, "clock_gone", _keys(gone).tolist())
             conn.exec_driver_sql(f"DELETE FROM {k} WHERE (clock_id || chr(31) || subject_id) "
@@ -212,7 +221,8 @@ def recompute_clocks(wh: Warehouse, conn, settings: Settings, claim_ids, as_of: 
         inserted += wh.insert_frame(conn, "fact_claim_clock",
                                     fresh.reset_index(drop=True).assign(**meta)) if len(fresh) else 0
         changed += len(gone) + len(fresh)
-        dates |= _stopped_dates(gone) | _stopped_dates(fresh)
+        if not everything:  # (every date is restated anyway)
+            dates |= _stopped_dates(gone) | _stopped_dates(fresh)
     # Rows that did not change still carry the run's as-of date (CLOCKS.md: every row does).
     conn.execute(sa.text(f"UPDATE {k} SET as_of_date = :a WHERE as_of_date IS NULL OR as_of_date <> :a"),
                  {"a": as_of})
