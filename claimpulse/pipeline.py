@@ -9,8 +9,9 @@ extract        the full history of those claims, table by table, coerced to the 
 validate       Great Expectations suites + cross-table rules → accepted rows and quarantine.
 compute        fact_claim_service, fact_survey_response, fact_complaint for those claims.
 load           ONE transaction: replace those claims' fact rows, recompute every metric date
-               they touch before and after the change from the warehouse's own state, update
-               the quarantine, the watermarks and pipeline_runs.
+               they touch before and after the change from the warehouse's own state,
+               re-evaluate their service clocks and every clock not stopped
+               (claimpulse.clock_load), update the quarantine, the watermarks and pipeline_runs.
 
 Because metric dates are always recomputed from the warehouse's complete accepted state, an
 incremental run gives exactly what a full recompute would.
