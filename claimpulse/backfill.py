@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import clock_load, metrics
+from . import clock_load, metrics, quality
 from .config import Settings
 from .extract import _as_text, _to_timestamp, check_columns
 from .pipeline import Outputs, RunPlan, _update_quarantine, read_keys_of
@@ -86,6 +86,9 @@ class Partition:
     surveys: pd.DataFrame       # response rows of this date
     complaints: pd.DataFrame    # complaint rows of this date
     cohort_fact: pd.DataFrame   # fact rows its metrics need (owned + claims of its responses/complaints)
+    # responses of its owned claims on other dates: daily_quality_metrics' csat_mean needs each
+    # closed claim's latest response in the warehouse, whichever partition owns that response
+    claim_surveys: pd.DataFrame | None = None
     events: pd.DataFrame | None = None  # fact_claim_event rows of the owned claims
 
 
@@ -119,7 +122,10 @@ def slice_partitions(outputs: Outputs, settings: Settings, dates: list[dt.date])
         extra = by_claim.loc[by_claim.index.intersection(extra_ids)].reset_index(drop=True)
         closed = fact[(fact["closed_date"] == d).to_numpy()] if len(fact) else empty_f
         cohort = pd.concat([closed, extra], ignore_index=True).drop_duplicates("claim_id")
-        parts.append(Partition(d, owned, s, c, cohort, e_groups.get(d, events.iloc[:0])))
+        others = outputs.surveys[outputs.surveys["claim_id"].isin(owned["claim_id"]).to_numpy()
+                                 & (outputs.surveys["response_date"] != d).to_numpy()]
+        parts.append(Partition(d, owned, s, c, cohort, others,
+                               e_groups.get(d, events.iloc[:0])))
     return parts
 
 
@@ -131,6 +137,7 @@ class PartitionResult:
     complaints: pd.DataFrame
     daily: pd.DataFrame
     attainment: pd.DataFrame
+    claim_surveys: pd.DataFrame | None = None
     events: pd.DataFrame | None = None
 
     @property
@@ -144,7 +151,7 @@ def compute_partition(part: Partition, settings: Settings) -> PartitionResult:
                                           dates=[part.date])
     attain = metrics.daily_standard_attainment(part.cohort_fact, settings, dates=[part.date])
     return PartitionResult(part.date, part.fact, part.surveys, part.complaints, daily, attain,
-                           part.events)
+                           part.claim_surveys, part.events)
 
 
 def committed_partitions(wh: Warehouse, key: str) -> set[dt.date]:
@@ -185,15 +192,22 @@ def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str) 
             wh.delete_in(conn, t, "metric_date", drel)
         wh.insert_frame(conn, "daily_service_metrics", res.daily.assign(**meta))
         wh.insert_frame(conn, "daily_standard_attainment", res.attainment.assign(**meta))
+        if res.claim_surveys is not None and len(res.claim_surveys):
+            orel = wh.stage_keys(conn, "pclaimsurveys", res.claim_surveys["response_id"].tolist())
+            conn.exec_driver_sql(f"DELETE FROM {s} WHERE response_id IN (SELECT k FROM {orel})")
+            wh.insert_frame(conn, "fact_survey_response", res.claim_surveys.assign(**meta))
+        quality.recompute_quality_dates(wh, conn, [d], meta)
         wh.insert_frame(conn, "backfill_partitions", pd.DataFrame({
             "backfill_key": [key], "partition_date": [d], "run_id": [run_id], "committed_at": [now]}))
 
 
 def finish_backfill(wh: Warehouse, plan: RunPlan, key: str, quarantine: pd.DataFrame,
                     results: pd.DataFrame, counts: pd.DataFrame, reads, run: dict,
-                    dates: list[dt.date], written: dict[str, int], settings: Settings | None = None) -> None:
-    """Bookkeeping once every partition committed: the service clocks of the claims read (and
-    every clock not stopped), quarantine, DQ results, the run row."""
+                    dates: list[dt.date], written: dict[str, int],
+                    settings: Settings | None = None) -> pd.DataFrame:
+    """Bookkeeping once every partition committed: service clocks (of the claims read and every
+    clock not stopped), quarantine, DQ results, the speed-quality guard over the restated
+    facts, the run row. Returns the alerts it raised."""
     from .pipeline import _write_run, as_of_of
 
     now = pd.Timestamp.now(tz="UTC")
@@ -207,7 +221,9 @@ def finish_backfill(wh: Warehouse, plan: RunPlan, key: str, quarantine: pd.DataF
                             results.assign(run_id=run["run_id"], validated_at=run["started_at"]))
         conn.exec_driver_sql(f"DELETE FROM {wh.table('backfill_partitions')} WHERE backfill_key = "
                              + ("?" if wh.dialect == "duckdb" else "%s"), (key,))
+        alerts = quality.evaluate_guard(wh, conn, now)
         _write_run(wh, conn, plan, run, counts, written, dates, now)
+    return alerts
 
 
 def to_partition_json(dates: list[dt.date]) -> str:

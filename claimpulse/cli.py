@@ -88,7 +88,15 @@ def run(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = Co
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     typer.echo(f"run {result['run_id']} ({result['mode']}): restated {len(result['dates'])} date(s); "
-               + ", ".join(f"{t} {n:,}" for t, n in result["written"].items()))
+               + ", ".join(f"{t} {n:,}" for t, n in result["written"].items()) + _worse(result))
+
+
+def _worse(result: dict) -> str:
+    """The closing line's "what got worse" counts (overdue clocks only with clock tables)."""
+    parts = [f"new alerts {result.get('new_alerts', 0):,}"]
+    if result.get("overdue_clocks") is not None:
+        parts.append(f"overdue clocks {result['overdue_clocks']:,}")
+    return "; " + ", ".join(parts)
 
 
 @app.command("backfill")
@@ -115,7 +123,8 @@ def backfill(
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     typer.echo(f"backfill {result['run_id']}: {len(result['computed'])} of {len(result['dates'])} "
-               f"partition(s) computed; " + ", ".join(f"{t} {n:,}" for t, n in result["written"].items()))
+               f"partition(s) computed; " + ", ".join(f"{t} {n:,}" for t, n in result["written"].items())
+               + _worse(result))
 
 
 @app.command("report")

@@ -220,8 +220,9 @@ def generate(n_claims: int = 20_000, days: int = 180, seed: int = 7, end: dt.dat
     if n_claims < 1 or days < 1:
         raise ValueError("n_claims and days must be positive")
     ss = np.random.SeedSequence(seed)
-    # (spawning a third child leaves the first two, and so every other row, unchanged)
-    rng, bad_rng, clock_rng = (np.random.default_rng(s) for s in ss.spawn(3))
+    # More streams for the speed-quality scenario and the clock events: spawn(4) keeps the
+    # first two streams (the clean rows and the injected bad rows) exactly as spawn(2) made them.
+    rng, bad_rng, shift_rng, clock_rng = (np.random.default_rng(s) for s in ss.spawn(4))
     cutoff = cutoff_for(end)
     start = cutoff - days * DAY
     # n_claims in all: the regular claims and the few legacy ones (add_legacy_claims)
@@ -305,6 +306,11 @@ def generate(n_claims: int = 20_000, days: int = 180, seed: int = 7, end: dt.dat
     has_reopen = rng.random(n) < p_reopen
     reopened = closed + _step(rng, 8.0 * DAY, 0.9, n)
     closed2 = reopened + _step(rng, 6.0 * DAY, 0.8, n)
+    (docs_req, docs_req2, docs_done, inv_start, inv_done, decided, paid, closed, reopened, closed2,
+     has_reopen) = _speed_quality_shift(
+        shift_rng, team, reported, cutoff, accepted,
+        (docs_req, docs_req2, docs_done, inv_start, inv_done, decided, paid, closed, reopened, closed2),
+        has_reopen)
 
     docs_done_role = np.where(rng.random(n) < 0.6, 4, 1)       # uploaded (system) or handler
     close_role = np.where(pays & ~complex_ & (rng.random(n) < 0.5), 4, 1)
@@ -390,7 +396,8 @@ def generate(n_claims: int = 20_000, days: int = 180, seed: int = 7, end: dt.dat
     sv = np.flatnonzero(answers)
     sv = sv[np.argsort(responded[sv], kind="stable")]
     k = len(sv)
-    mu = (1.0 - 0.045 * np.minimum(rtc_days[sv], 60) - 1.7 * (outcome[sv] == DENIED)
+    csat_shift, complaint_w = _customer_group_tone(outcome, reason)
+    mu = (1.0 - 0.045 * np.minimum(rtc_days[sv], 60) + csat_shift[sv]
           - 0.7 * (outcome[sv] == PARTIAL) - 0.2 * (outcome[sv] == WITHDRAWN)
           - 0.6 * reopened_now[sv])
     z = mu + 0.9 * rng.standard_normal(k)
@@ -417,7 +424,7 @@ def generate(n_claims: int = 20_000, days: int = 180, seed: int = 7, end: dt.dat
 
     # --- complaints: ~3% of claims, concentrated on slow, denied, partial and reopened ones
     slow = slowness > 20
-    w = (1 + 5 * (outcome_now == DENIED) + 2.5 * slow + 1.5 * (outcome_now == PARTIAL)
+    w = (1 + complaint_w * (outcome_now == DENIED) + 2.5 * slow + 1.5 * (outcome_now == PARTIAL)
          + 3 * reopened_now + 0.5 * complex_)
     p_complaint = np.minimum(0.03 * w / w.mean(), 0.6)
     complains = rng.random(n) < p_complaint
@@ -527,6 +534,48 @@ def generate(n_claims: int = 20_000, days: int = 180, seed: int = 7, end: dt.dat
     for df in frames.values():
         df.attrs["bad_rows"] = dict(injected)     # rows broken on purpose, by kind
     return frames
+
+
+# The speed-quality scenario: one team speeds up by closing claims that come back. Its
+# claims reported in the last SHIFT_DAYS before the cutoff move through every step after
+# acceptance SHIFT_SPEED times as fast and are reopened far more often, so the guard (which
+# compares the 28 closed dates ending 30 days before the latest close with the 28 before)
+# raises an alert on `make run`'s default data.
+SHIFT_TEAM = "GD-T1"
+SHIFT_DAYS = 62
+SHIFT_SPEED = 0.5
+SHIFT_REOPEN_P = 0.15
+
+
+def _speed_quality_shift(rng: np.random.Generator, team: np.ndarray, reported: np.ndarray,
+                         cutoff: int, accepted: np.ndarray, times: tuple[np.ndarray, ...],
+                         has_reopen: np.ndarray) -> tuple[np.ndarray, ...]:
+    """`times` = the slot times after acceptance up to the second close, in lifecycle order
+    (docs_req ... closed, reopened, closed2); the last two follow the compressed first close."""
+    hit = (team == SHIFT_TEAM) & (reported >= cutoff - SHIFT_DAYS * DAY)
+    *steps, closed, reopened, closed2 = times
+    out = []
+    # Compress the gap to acceptance; + k seconds keeps each claim's events strictly ordered
+    # (a step is at least a minute long, so the result is never later than the original).
+    for k, t in enumerate((*steps, closed), start=1):
+        out.append(np.where(hit, accepted + ((t - accepted) * SHIFT_SPEED).astype(np.int64) + k, t))
+    moved = out[-1] - closed
+    extra = hit & (rng.random(len(hit)) < SHIFT_REOPEN_P)
+    return (*out, reopened + moved, closed2 + moved, has_reopen | extra)
+
+
+# Customer groups see a denial differently (the seed): a fraud denial hurts satisfaction and
+# draws complaints most, a non-disclosure denial nearly as much, any other denial less.
+DENIAL_CSAT_SHIFT = {"non_disclosure": -2.0, "fraud": -2.6, "not_covered": -1.3, "other": -1.4}
+DENIAL_COMPLAINT_W = {"non_disclosure": 6.0, "fraud": 8.0, "not_covered": 3.5, "other": 4.0}
+
+
+def _customer_group_tone(outcome: np.ndarray, reason: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per claim: the shift of its survey tone and its complaint weight when denied, by reason."""
+    denied = outcome == DENIED
+    csat = np.asarray([DENIAL_CSAT_SHIFT[c] for c in DENIAL_CODES])[reason]
+    weight = np.asarray([DENIAL_COMPLAINT_W[c] for c in DENIAL_CODES])[reason]
+    return np.where(denied, csat, 0.0), np.where(denied, weight, 0.0)
 
 
 def clock_event_slots(rng: np.random.Generator, n: int, *, channel, outcome, complex_, accepted,

@@ -51,6 +51,20 @@ _DIMS = (
     _c("region", "text", "Region (branch or province code) of the claim, or ALL when rolled up", False),
 )
 
+QUALITY_FACT_COLUMNS = (
+    _c("customer_group", "text", "normal_payout (paid, partial), non_disclosure or fraud (denied for "
+                                 "that reason), other_denial (denied, not_covered or other), withdrawn, "
+                                 "undecided (no outcome yet)"),
+    _c("document_requests", "int", "Number of documents_requested events, whoever made them"),
+    _c("ask_once_met", "bool", "document_requests <= 1: missing documents asked for at most once "
+                               "(PRC Insurance Law Art. 22)"),
+    _c("touches", "int", "Events by a person (actor_role not system)"),
+    _c("handoffs", "int", "Times a person's event has another role than the previous person's event "
+                          "(time order, ties by event_id)"),
+    _c("first_time_right", "bool", "Closed, not open, not reopened within 30 days, asked for documents "
+                                   "at most once, no complaint"),
+)
+
 FACT_CLAIM_SERVICE = TableDoc(
     "fact_claim_service", "one row per claim (accumulating snapshot)",
     "Every accepted claim with its milestones, lags, customer cost, survey and complaint measures.",
@@ -94,6 +108,9 @@ FACT_CLAIM_SERVICE = TableDoc(
         _c("source_updated_at", "timestamptz", "Latest updated_at over the claim's source rows"),
         _c("loaded_at", "timestamptz", "When this row was written"),
         _c("run_id", "text", "Pipeline run that wrote this row"),
+        # Quality not traded for speed (migration 0004). Last, so a fresh warehouse has the
+        # same column order as one upgraded in place (ALTER TABLE ADD COLUMN appends).
+        *QUALITY_FACT_COLUMNS,
     ),
     ("claim_id",),
 )
@@ -299,6 +316,61 @@ CLOCK_WATCHLIST = TableDoc(
     ("clock_id", "subject_id"),
 )
 
+DAILY_QUALITY_METRICS = TableDoc(
+    "daily_quality_metrics", "metric_date x customer_group x team (grouping sets)",
+    "Quality of the claims closed on metric_date next to their speed, per customer group and team; "
+    "ALL marks a rolled-up dimension, UNASSIGNED a claim without a team.",
+    (
+        _c("metric_date", "date", "Local date (business timezone) the claims closed on", False),
+        _c("customer_group", "text", "Customer group of fact_claim_service, or ALL when rolled up", False),
+        _c("team", "text", "Claims team, UNASSIGNED for none, or ALL when rolled up", False),
+        _c("closed_claims", "int", "Claims whose closed_date is metric_date"),
+        _c("report_to_close_days_p50", "double", "Median report-to-close days"),
+        _c("report_to_close_days_p90", "double", "90th percentile report-to-close days"),
+        _c("reopen_rate_30d", "double", "Share of closed claims reopened within 30 days"),
+        _c("claims_with_complaint", "int", "Closed claims with at least one complaint"),
+        _c("complaints", "int", "All complaints of these claims, whenever received"),
+        _c("complaint_rate", "double", "claims_with_complaint / closed_claims"),
+        _c("claims_with_request", "int", "Closed claims with at least one documents request"),
+        _c("re_request_rate", "double", "Claims with 2 or more requests / claims_with_request; "
+                                        "null when none had a request"),
+        _c("ask_once_rate", "double", "Closed claims with ask_once_met / closed_claims (a claim "
+                                      "with no request meets it)"),
+        _c("first_time_right_rate", "double", "Closed claims first_time_right / closed_claims"),
+        _c("csat_mean", "double", "Mean CSAT of each claim's latest response (by responded_at, ties "
+                                  "by response_id); claims whose latest CSAT is null left out"),
+        _c("customer_cost_per_claim_mean", "double", "Mean customer cost per closed claim (0 for none)"),
+        _c("touches_mean", "double", "Mean touches (events by a person) per closed claim"),
+        _c("handoffs_mean", "double", "Mean handoffs between roles per closed claim"),
+        _c("loaded_at", "timestamptz", "When this row was written"),
+        _c("run_id", "text", "Pipeline run that wrote this row"),
+    ),
+    ("metric_date", "customer_group", "team"),
+)
+
+SPEED_QUALITY_ALERTS = TableDoc(
+    "speed_quality_alerts", "one row per raised alert (window_end x dimension x value x measure)",
+    "The speed-quality guard: a team or product line whose report-to-close p50 fell by 10% or more "
+    "while a quality rate rose by 2 points or more, last 28 days against the 28 before, judged "
+    "only on claims with 30 days of follow-up. History: rows are never rewritten.",
+    (
+        _c("window_end", "date", "Last date of the after window: latest closed_date minus 30 days", False),
+        _c("dimension", "text", "team or product_line", False),
+        _c("value", "text", "The team (UNASSIGNED for none) or product line", False),
+        _c("cycle_p50_before", "double", "Median report-to-close days, before window "
+                                         "(window_end-55 .. window_end-28)"),
+        _c("cycle_p50_after", "double", "Median report-to-close days, after window "
+                                        "(window_end-27 .. window_end)"),
+        _c("measure", "text", "reopen_rate_30d, complaint_rate or re_request_rate", False),
+        _c("rate_before", "double", "The measure over the before window"),
+        _c("rate_after", "double", "The measure over the after window"),
+        _c("claims_before", "int", "Closed claims in the before window"),
+        _c("claims_after", "int", "Closed claims in the after window"),
+        _c("raised_at", "timestamptz", "When the run that raised it ran"),
+    ),
+    ("window_end", "dimension", "value", "measure"),
+)
+
 DIM_DATE = TableDoc(
     "dim_date", "one row per local date",
     "Calendar of every local date (business timezone) in the data's span, from the earliest to "
@@ -408,7 +480,7 @@ BACKFILL_PARTITIONS = TableDoc(
 TABLES: dict[str, TableDoc] = {
     t.name: t for t in (
         FACT_CLAIM_SERVICE, FACT_SURVEY_RESPONSE, FACT_COMPLAINT, DAILY_SERVICE_METRICS,
-        DAILY_STANDARD_ATTAINMENT, DIM_DATE, DQ_VALIDATION_RESULTS, DQ_QUARANTINE, PIPELINE_RUNS,
+        DAILY_STANDARD_ATTAINMENT, DAILY_QUALITY_METRICS, SPEED_QUALITY_ALERTS, DIM_DATE, DQ_VALIDATION_RESULTS, DQ_QUARANTINE, PIPELINE_RUNS,
         PIPELINE_STATE, BACKFILL_PARTITIONS, FACT_CLAIM_EVENT, FACT_CLAIM_CLOCK, DAILY_CLOCK_ATTAINMENT,
         CLOCK_WATCHLIST,
     )

@@ -37,6 +37,9 @@ __all__ = [
     "build_fact",
     "daily_service_metrics",
     "daily_standard_attainment",
+    "customer_group",
+    "quality_measures",
+    "CUSTOMER_GROUPS",
 ]
 
 FACT_COLUMNS: tuple[str, ...] = (
@@ -48,6 +51,9 @@ FACT_COLUMNS: tuple[str, ...] = (
     "reopened_within_30d", "customer_cost_travel", "customer_cost_evidence",
     "customer_cost_lost_work", "customer_cost_total", "trips", "lost_work_hours",
     "survey_csat", "survey_nps", "survey_effort", "complaints", "source_updated_at",
+    # METRICS.md "Quality not traded for speed" (added by migration 0004: last, as in the table)
+    "customer_group", "document_requests", "ask_once_met", "touches", "handoffs",
+    "first_time_right",
 )
 
 DAILY_COLUMNS: tuple[str, ...] = (
@@ -233,7 +239,9 @@ def build_fact(claims: pd.DataFrame, events: pd.DataFrame, surveys: pd.DataFrame
     })
     ev = _arrow({
         "claim_id": (_text(events["claim_id"]), pa.large_string()),
+        "event_id": (_text(events["event_id"]), pa.large_string()),
         "event_type": (_text(events["event_type"]), pa.large_string()),
+        "actor_role": (_text(events["actor_role"]), pa.large_string()),
         "occurred_at": (_naive_utc(events["occurred_at"]), pa.timestamp("us")),
         "updated_at": (_naive_utc(events["updated_at"]), pa.timestamp("us")),
     })
@@ -272,8 +280,21 @@ def build_fact(claims: pd.DataFrame, events: pd.DataFrame, surveys: pd.DataFrame
                max(occurred_at) FILTER (WHERE event_type = 'closed') AS last_closed_at,
                max(occurred_at) FILTER (WHERE event_type = 'reopened') AS last_reopened_at,
                count(*) FILTER (WHERE event_type = 'reopened') AS reopened_count,
+               count(*) FILTER (WHERE event_type = 'documents_requested') AS document_requests,
                max(updated_at) AS upd
         FROM ev GROUP BY claim_id
+    ),
+    -- touches and handoffs: the claim's non-system events in time order, ties by event_id
+    -- (DuckDB compares text by code point: "compared as text").
+    h AS (
+        SELECT claim_id,
+               count(*) AS touches,
+               count(*) FILTER (WHERE prev_role IS NOT NULL AND actor_role <> prev_role) AS handoffs
+        FROM (
+            SELECT claim_id, actor_role,
+                   lag(actor_role) OVER (PARTITION BY claim_id ORDER BY occurred_at, event_id) AS prev_role
+            FROM ev WHERE actor_role <> 'system'
+        ) GROUP BY claim_id
     ),
     r AS (
         SELECT e.claim_id,
@@ -318,6 +339,9 @@ def build_fact(claims: pd.DataFrame, events: pd.DataFrame, surveys: pd.DataFrame
                coalesce(k.lost_work_hours, 0.0) AS lost_work_hours,
                s.v.csat AS survey_csat, s.v.nps AS survey_nps, s.v.effort AS survey_effort,
                coalesce(q.n, 0) AS complaints,
+               coalesce(e.document_requests, 0) AS document_requests,
+               coalesce(h.touches, 0) AS touches,
+               coalesce(h.handoffs, 0) AS handoffs,
                greatest(c.updated_at, e.upd, k.upd, s.upd, q.upd) AS source_updated_at
         FROM c
         LEFT JOIN e USING (claim_id)
@@ -325,6 +349,7 @@ def build_fact(claims: pd.DataFrame, events: pd.DataFrame, surveys: pd.DataFrame
         LEFT JOIN k USING (claim_id)
         LEFT JOIN s USING (claim_id)
         LEFT JOIN q USING (claim_id)
+        LEFT JOIN h USING (claim_id)
     )
     SELECT *, {lag_sql},
            customer_cost_travel + customer_cost_evidence + customer_cost_lost_work AS customer_cost_total
@@ -374,8 +399,56 @@ def build_fact(claims: pd.DataFrame, events: pd.DataFrame, surveys: pd.DataFrame
         out[col] = agg[col].astype("Int64").array
     out["complaints"] = agg["complaints"].astype("int64").to_numpy()
     out["source_updated_at"] = agg["source_updated_at"].array
+    out.update(quality_measures(out["outcome"], out["denial_reason"], out["closed_at"],
+                                out["is_open"], out["reopened_within_30d"], out["complaints"],
+                                agg["document_requests"], agg["touches"], agg["handoffs"]))
 
     return pd.DataFrame(out, index=pd.RangeIndex(n))[list(FACT_COLUMNS)]
+
+
+CUSTOMER_GROUPS = ("normal_payout", "non_disclosure", "fraud", "other_denial", "withdrawn",
+                   "undecided")
+
+
+def customer_group(outcome, denial_reason) -> pd.Series:
+    """METRICS.md customer_group from the claim's outcome and denial_reason (vectorised).
+
+    Denials split by reason because the seed's customers see a fraud denial, a
+    non-disclosure denial and any other denial differently; null outcome = undecided.
+    """
+    o = pd.Series(pd.array(outcome, dtype="string"))
+    r = pd.Series(pd.array(denial_reason, dtype="string"))
+    denied = (o == "denied").fillna(False).to_numpy(dtype=bool)
+    reason = r.fillna("").to_numpy(dtype=object)
+    group = np.select(
+        [o.isna().to_numpy(dtype=bool),
+         o.isin(["paid", "partial"]).fillna(False).to_numpy(dtype=bool),
+         (o == "withdrawn").fillna(False).to_numpy(dtype=bool),
+         denied & (reason == "non_disclosure"),
+         denied & (reason == "fraud"),
+         denied],
+        ["undecided", "normal_payout", "withdrawn", "non_disclosure", "fraud", "other_denial"],
+        default=None)
+    return pd.Series(pd.array(group, dtype="string"))
+
+
+def quality_measures(outcome, denial_reason, closed_at, is_open, reopened_within_30d, complaints,
+                     document_requests, touches, handoffs) -> dict[str, Any]:
+    """The claim-level quality columns of fact_claim_service (METRICS.md), as arrays."""
+    requests = np.asarray(pd.Series(document_requests).astype("int64"))
+    ask_once = requests <= 1  # PRC Insurance Law Art. 22: ask for missing documents once
+    closed = ~pd.isna(pd.Series(closed_at)).to_numpy()
+    first_time_right = (closed & ~np.asarray(is_open, dtype=bool)
+                        & ~np.asarray(reopened_within_30d, dtype=bool) & ask_once
+                        & (np.asarray(complaints, dtype=np.int64) == 0))
+    return {
+        "customer_group": customer_group(outcome, denial_reason).array,
+        "document_requests": requests,
+        "ask_once_met": ask_once,
+        "touches": np.asarray(pd.Series(touches).astype("int64")),
+        "handoffs": np.asarray(pd.Series(handoffs).astype("int64")),
+        "first_time_right": first_time_right,
+    }
 
 
 # --------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import clock_load, metrics
+from . import clock_load, metrics, quality
 from .config import Settings
 from .dim_date import refresh_dim_date
 from .extract import (TableRead, check_columns, coerce_table, count_rows, duplicated_keys,
@@ -245,6 +245,7 @@ def compute(accepted: dict[str, pd.DataFrame], settings: Settings, key: bytes) -
 class LoadResult:
     dates: list[dt.date]
     written: dict[str, int] = field(default_factory=dict)
+    alerts: pd.DataFrame | None = None    # speed_quality_alerts raised by this run
 
 
 def _dates(*series: pd.Series) -> set[dt.date]:
@@ -383,6 +384,10 @@ def finish_load(wh: Warehouse, conn, settings: Settings, plan: RunPlan, state: L
             written[t] = written.get(t, 0) + n
     written.setdefault("daily_service_metrics", 0)
     written.setdefault("daily_standard_attainment", 0)
+    written["daily_quality_metrics"] = sum(
+        quality.recompute_quality_dates(wh, conn, dates[i:i + DATES_PER_RECOMPUTE], state.meta)["daily_quality_metrics"]
+        for i in range(0, len(dates), DATES_PER_RECOMPUTE))
+    alerts = quality.evaluate_guard(wh, conn, state.now) if dates else None
     # Service clocks: the rebuilt claims' and every clock not stopped (time passes).
     written.update(clock_load.recompute_clocks(wh, conn, settings, plan.touched, as_of_of(run, settings),
                                                state.meta))
@@ -400,7 +405,7 @@ def finish_load(wh: Warehouse, conn, settings: Settings, plan: RunPlan, state: L
     _write_watermarks(wh, conn, plan, run["run_id"], state.now)
     refresh_dim_date(wh, conn, settings.timezone)
     _write_run(wh, conn, plan, run, counts, written, dates, state.now)
-    return LoadResult(dates, written)
+    return LoadResult(dates, written, alerts)
 
 
 def as_of_of(run: dict, settings: Settings) -> dt.date:

@@ -8,7 +8,7 @@ rows read = rows accepted + rows quarantined (checked, not assumed).
 
 How it works
 ------------
-1. Row rules run as one GX ExpectationSuite per table (``expectations/<table>.json``; every
+1. Row rules run as one GX ExpectationSuite per table (``expectations/suites/<table>.json``; every
    expectation's ``meta.reason`` is its reason code). Configurable values are suite
    parameters: ``product_lines``, ``channels``, ``currency`` (one-element list) and
    ``max_occurred_at`` (run time + 1 hour). Conditional rules use GX ``row_condition``
@@ -16,8 +16,7 @@ How it works
    failing rows of an expectation are GX's ``unexpected_index_list`` (GX is given the frame
    with a positional index; positions are mapped back to the caller's index labels).
    GX sees the same rows and values in a cheaper form (only the columns the suite reads,
-   value-set text as categoricals, nullable integers as float64; see ``_gx_frame``) and
-   skips planning work it repeats within a validation (see ``_reuse_gx_work``).
+   value-set text as categoricals, nullable integers as float64; see ``_gx_frame``).
 2. Cast failures reported by extraction (``coercion_failures``, codes like
    ``reported_at_invalid``) join the row's reasons; the null they left in the typed cell does
    not additionally count as ``<col>_missing`` (nor, for a cost's amount, as
@@ -49,7 +48,8 @@ code                               meaning
                                    ``evidence_fee``
 ``currency_missing``               claims: currency null; customer_costs: currency null
                                    while amount is set
-``<col>_not_allowed``              value outside its allowed set: claims.product_line
+``<col>_not_allowed``              value outside its allowed set (claims.region: ``ALL``;
+                                   claims.team: ``ALL`` or ``UNASSIGNED``): claims.product_line
                                    (config ``product_lines``), channel (config ``channels``),
                                    complexity, outcome, denial_reason, currency (config
                                    ``currency``); claim_events.event_type, actor_role;
@@ -86,9 +86,16 @@ because the value is null (for not-null/null expectations nulls are what is judg
 skipped); for cross-table rules the rows the rule applies to. ``unexpected_rows`` is the number
 of rows that broke it.
 
-GX runs quietly (no analytics, no progress bars) on one ephemeral context built once per
-process (GX is imported with scipy.stats deferred, see ``_import_gx``); validation is
-serialized by a lock because GX execution engines keep the active batch as shared state.
+GX is run the way its users run it, through its public API only: a File Data Context kept in
+the repository (``expectations/``: ``great_expectations.yml``, ``suites/``,
+``validation_definitions/``, ``checkpoints/``; ``expectations/make_project.py`` rebuilds all but
+the suites), opened once per process. A run with a run name validates each table through the
+table's checkpoint, whose UpdateDataDocsAction adds the result to the Data Docs
+(claimpulse.datadocs); otherwise the table's batch is validated with the same suite and result
+format and nothing is stored. One validation per table per chunk: GX's cost per validation
+is mostly fixed (planning ~50 metrics), so fewer, larger batches keep it small. GX runs quietly
+(no analytics, no progress bars: both set in great_expectations.yml); validation is serialized
+by a lock because GX execution engines keep the active batch as shared state.
 """
 from __future__ import annotations
 
@@ -96,10 +103,7 @@ import os
 
 os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before GX is imported anywhere in this process
 
-import contextlib
-import importlib.util
 import json
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +130,7 @@ from claimpulse.schema import (
 
 __all__ = [
     "EXPECTATIONS_DIR",
+    "SUITES_DIR",
     "QUARANTINE_COLUMNS",
     "REASON_CODES",
     "RESULTS_COLUMNS",
@@ -138,10 +143,13 @@ __all__ = [
     "validate_sources",
 ]
 
+# The GX project: a File Data Context (great_expectations.yml) with suites/,
+# validation_definitions/ and checkpoints/ (see expectations/make_project.py).
 EXPECTATIONS_DIR = Path(
     os.environ.get("CLAIMPULSE_EXPECTATIONS_DIR")
     or Path(__file__).resolve().parent.parent / "expectations"
 )
+SUITES_DIR = EXPECTATIONS_DIR / "suites"
 
 QUARANTINE_COLUMNS = ("source_table", "source_key", "claim_id", "reasons", "row_data", "row")
 RESULTS_COLUMNS = ("source_table", "partition", "expectation", "success", "evaluated_rows",
@@ -194,6 +202,7 @@ def _reason_codes() -> dict[str, str]:
         "product_line": "claims.product_line not in the configured product_lines",
         "channel": "claims.channel not in the configured channels",
         "region": "claims.region is 'ALL', the marker of a rolled-up dimension in the daily tables",
+        "team": "claims.team is 'ALL' or 'UNASSIGNED', markers of rolled-up or unassigned work",
         "complexity": f"claims.complexity not one of {', '.join(COMPLEXITIES)}",
         "outcome": f"claims.outcome not one of {', '.join(OUTCOMES)}",
         "denial_reason": f"claims.denial_reason not one of {', '.join(DENIAL_REASONS)}",
@@ -239,48 +248,11 @@ REASON_CODES: dict[str, str] = _reason_codes()
 
 
 # ---------------------------------------------------------------------------------------------
-# Suites and the GX context (built once per process)
+# The GX project (a File Data Context in expectations/), opened once per process and docs folder
 # ---------------------------------------------------------------------------------------------
-# Imported by GX at import time, used only inside functions we never call.
-_GX_DEFERRED = ("scipy.stats",)
-
-
-def _import_gx():
-    """`import great_expectations`, without importing scipy.stats (~1 s, a third of GX's import).
-
-    GX's package __init__ imports every expectation; one of them
-    (expect_column_kl_divergence_to_be_less_than) and two KS-test metrics do
-    `from scipy import stats` at module level but use it only inside their functions. Before
-    GX is first imported, scipy.stats is registered as a lazy module
-    (importlib.util.LazyLoader): it is really imported on first attribute use, so anything
-    that does use it still works. A module already imported is left alone. (altair, imported
-    the same way, cannot be deferred like this: `import altair` itself touches the module.)"""
-    if "great_expectations" not in sys.modules:
-        for name in _GX_DEFERRED:
-            if name in sys.modules:
-                continue
-            try:
-                spec = importlib.util.find_spec(name)
-            except (ImportError, ValueError):
-                spec = None
-            if spec is None or spec.loader is None:
-                continue
-            spec.loader = importlib.util.LazyLoader(spec.loader)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
-            parent, _, child = name.rpartition(".")
-            if parent and parent in sys.modules:
-                setattr(sys.modules[parent], child, module)
-    import great_expectations
-
-    return great_expectations
-
-
 def expectation_label(expectation: Any) -> str:
     """`"<type>(<column>)"`, the dq_validation_results.expectation of a GX expectation
     (an Expectation or an ExpectationConfiguration)."""
-    _import_gx()
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     config = (expectation if isinstance(expectation, ExpectationConfiguration)
@@ -295,8 +267,28 @@ def expectation_label(expectation: Any) -> str:
     return f"{etype}({','.join(str(c) for c in cols)})"
 
 
+def _check_suite(table: str, suite: Any, n_in_file: int, where: Any) -> None:
+    """Refuse a suite GX shortened (it logs, not raises, invalid expectations), an expectation
+    without a known meta.reason, or two expectations with the same label."""
+    if len(suite.expectations) != n_in_file:
+        raise SourceValidationError(
+            f"expectation suite {where}: {n_in_file} expectations in the file but only "
+            f"{len(suite.expectations)} are valid")
+    labels = []
+    for exp in suite.expectations:
+        reason = (exp.meta or {}).get("reason")
+        if not reason or reason not in REASON_CODES:
+            raise SourceValidationError(
+                f"expectation suite {where}: {expectation_label(exp)} has no known meta.reason "
+                f"(got {reason!r})")
+        labels.append(expectation_label(exp))
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise SourceValidationError(f"expectation suite {where}: duplicate expectations {dupes}")
+
+
 def _read_suite(table: str, directory: Path):
-    gx = _import_gx()
+    import great_expectations as gx
 
     path = directory / f"{table}.json"
     try:
@@ -305,30 +297,15 @@ def _read_suite(table: str, directory: Path):
         raise SourceValidationError(f"expectation suite for table {table} not found: {path}") from None
     except json.JSONDecodeError as exc:
         raise SourceValidationError(f"expectation suite {path} is not valid JSON: {exc}") from None
-    data.pop("id", None)
     suite = gx.ExpectationSuite(**data)
-    # GX logs (does not raise) some invalid expectations and drops them: never run a short suite.
-    if len(suite.expectations) != len(data.get("expectations", [])):
-        raise SourceValidationError(
-            f"expectation suite {path}: {len(data.get('expectations', []))} expectations in the "
-            f"file but only {len(suite.expectations)} are valid")
-    labels = []
-    for exp in suite.expectations:
-        reason = (exp.meta or {}).get("reason")
-        if not reason or reason not in REASON_CODES:
-            raise SourceValidationError(
-                f"expectation suite {path}: {expectation_label(exp)} has no known meta.reason "
-                f"(got {reason!r})")
-        labels.append(expectation_label(exp))
-    dupes = sorted({x for x in labels if labels.count(x) > 1})
-    if dupes:
-        raise SourceValidationError(f"expectation suite {path}: duplicate expectations {dupes}")
+    _check_suite(table, suite, len(data.get("expectations", [])), path)
     return suite
 
 
 def load_suites(directory: str | os.PathLike | None = None) -> dict:
-    """The ExpectationSuite of every source table, freshly read from `expectations/<table>.json`."""
-    directory = Path(directory) if directory else EXPECTATIONS_DIR
+    """The ExpectationSuite of every source table, read from `<directory>/<table>.json`
+    (default: the GX project's suites, `expectations/suites/`)."""
+    directory = Path(directory) if directory else SUITES_DIR
     return {t: _read_suite(t, directory) for t in TABLE_ORDER}
 
 
@@ -344,20 +321,21 @@ def suite_parameters(settings, run_time: pd.Timestamp) -> dict[str, Any]:
 
 @dataclass
 class _GxState:
-    context: Any
-    batch_definitions: dict[str, Any]
+    context: Any                         # the File Data Context of expectations/
+    checkpoints: dict[str, Any]          # table -> its checkpoint (validation + Data Docs)
+    definitions: dict[str, Any]          # table -> its validation definition
     suites: dict[str, Any]
     order: dict[str, dict[str, int]]  # table -> label -> position in the suite
     # table -> the columns GX reads (None: all) / the text columns it compares by value
     columns: dict[str, list[str] | None] = field(default_factory=dict)
     by_value: dict[str, set[str]] = field(default_factory=dict)
+    pruned: set[str] = field(default_factory=set)  # run names whose Data Docs were pruned for
 
 
 def _suite_columns(suite) -> tuple[list[str] | None, set[str]]:
     """(the columns a suite reads, incl. row_condition columns, or None when that cannot be
     told: a table-level expectation or a condition given as a string; the text columns
     compared by value: value sets and row_condition literals)."""
-    _import_gx()
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     columns: list[str] = []
@@ -397,54 +375,64 @@ def _suite_columns(suite) -> tuple[list[str] | None, set[str]]:
     return (columns if known else None), by_value
 
 
-_STATE: _GxState | None = None
+_STATES: dict[str, _GxState] = {}
 _STATE_LOCK = threading.Lock()
+# GX execution engines keep the active batch as shared state: one validation at a time.
 _VALIDATE_LOCK = threading.Lock()
 
 
 def _gx_state() -> _GxState:
-    global _STATE
-    if _STATE is None:
+    """The GX project, opened once per process and Data Docs folder (the folder is a config
+    variable of the project, fixed when it is opened)."""
+    from claimpulse.datadocs import docs_dir, docs_enabled
+
+    # Opening the project creates the results store's folder: with Data Docs off, that is a
+    # scratch folder of this process (removed at exit), never the docs folder.
+    key = str(docs_dir().resolve()) if docs_enabled() else _scratch_dir()
+    state = _STATES.get(key)
+    if state is None:
         with _STATE_LOCK:
-            if _STATE is None:
-                _STATE = _build_state()
-    return _STATE
+            state = _STATES.get(key)
+            if state is None:
+                state = _STATES[key] = _build_state(key)
+    return state
 
 
-def _build_state() -> _GxState:
-    gx = _import_gx()
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
+_SCRATCH: list[Any] = []
 
-    # GX fingerprints every in-memory batch below 1 GB by hashing all of its cells
-    # (`pandas_data_fingerprint`, a batch marker we never read): about a second per million
-    # claims, twice per validation. Skip it; nothing else depends on it.
-    from great_expectations.execution_engine import pandas_execution_engine as _gx_pandas
 
-    if hasattr(_gx_pandas, "HASH_THRESHOLD"):
-        _gx_pandas.HASH_THRESHOLD = 0
+def _scratch_dir() -> str:
+    if not _SCRATCH:
+        import tempfile
 
-    context = gx.get_context(
-        mode="ephemeral",
-        project_config=DataContextConfig(
-            store_backend_defaults=InMemoryStoreBackendDefaults(),
-            analytics_enabled=False,
-            progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
-        ),
-    )
-    suites = load_suites()
-    datasource = context.data_sources.add_pandas("claimpulse_sources")
-    batch_definitions = {}
+        _SCRATCH.append(tempfile.TemporaryDirectory(prefix="claimpulse-gx-"))
+    return _SCRATCH[0].name
+
+
+def _build_state(docs_folder: str) -> _GxState:
+    import great_expectations as gx
+
+    if not (EXPECTATIONS_DIR / "great_expectations.yml").is_file():
+        raise SourceValidationError(f"no GX project (great_expectations.yml) in {EXPECTATIONS_DIR}")
+    context = gx.get_context(mode="file", context_root_dir=str(EXPECTATIONS_DIR),
+                             runtime_environment={"CLAIMPULSE_DOCS_DIR": docs_folder})
+    checkpoints, definitions, suites = {}, {}, {}
     for table in TABLE_ORDER:
-        asset = datasource.add_dataframe_asset(table)
-        batch_definitions[table] = asset.add_batch_definition_whole_dataframe(f"{table}_whole")
+        try:
+            checkpoints[table] = context.checkpoints.get(table)
+        except Exception as exc:
+            raise SourceValidationError(
+                f"GX project {EXPECTATIONS_DIR}: no checkpoint {table!r} ({exc}); "
+                "run expectations/make_project.py") from None
+        (definitions[table],) = checkpoints[table].validation_definitions
+        suites[table] = definitions[table].suite
+        on_disk = json.loads((SUITES_DIR / f"{table}.json").read_text(encoding="utf-8"))
+        _check_suite(table, suites[table], len(on_disk.get("expectations", [])),
+                     SUITES_DIR / f"{table}.json")
     order = {t: {expectation_label(e): i for i, e in enumerate(s.expectations)}
              for t, s in suites.items()}
     used = {t: _suite_columns(s) for t, s in suites.items()}
-    return _GxState(context, batch_definitions, suites, order,
+    return _GxState(context, checkpoints, definitions, suites, order,
                     columns={t: u[0] for t, u in used.items()},
                     by_value={t: u[1] for t, u in used.items()})
 
@@ -537,8 +525,13 @@ def validate_sources(
     settings,
     run_time: pd.Timestamp,
     partition: str,
+    run_name: str | None = None,
 ) -> ValidationOutcome:
-    """Apply every row rule of SOURCE.md to all source tables (see the module docstring)."""
+    """Apply every row rule of SOURCE.md to all source tables (see the module docstring).
+
+    With a `run_name` (the ClaimPulse run id) and Data Docs on (claimpulse.datadocs), each
+    table is validated by its GX checkpoint, whose action adds the result to the Data Docs
+    under that run name; without one, by its validation definition alone."""
     run_time = _as_utc(run_time)
     params = suite_parameters(settings, run_time)
     frames = {t: _checked_frame(t, typed, raw) for t in TABLE_ORDER}
@@ -550,8 +543,17 @@ def validate_sources(
     gx_frames = {t: _gx_frame(state, t, frames[t]) for t in TABLE_ORDER}
     invalid_cols: dict[str, dict[str, np.ndarray]] = {}
     gx_results: dict[str, Any] = {}
+    run_id = _gx_run_id(run_name)
+    if run_id is not None and run_id.run_name not in state.pruned:
+        # Once per run: keep the Data Docs of the newest runs only (claimpulse.datadocs).
+        from claimpulse.datadocs import keep_runs, prune_runs
+
+        with _VALIDATE_LOCK:
+            prune_runs(state.context.validation_results_store, keep_runs(), run_id.run_name)
+        state.pruned.add(run_id.run_name)
     for t in TABLE_ORDER:
-        results.extend(_run_suite(t, gx_frames[t], params, reasons[t], partition, gx_results))
+        results.extend(_run_suite(t, gx_frames[t], params, reasons[t], partition, gx_results,
+                                  run_id))
         invalid_cols[t] = _merge_coercion_failures(t, frames[t], coercion_failures, reasons[t])
 
     # 2. evidence_fee_without_amount (a cast failure of amount already says why it is missing).
@@ -663,6 +665,18 @@ def _as_utc(ts) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def _gx_run_id(run_name: str | None) -> Any:
+    """The GX RunIdentifier of one validation (a chunk of a run: the run time tells chunks of
+    one run apart in the Data Docs), or None when no Data Docs are wanted."""
+    from claimpulse.datadocs import docs_enabled
+
+    if run_name is None or not docs_enabled():
+        return None
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    return RunIdentifier(run_name=str(run_name), run_time=pd.Timestamp.now(tz="UTC").to_pydatetime())
+
+
 def _eq(series: pd.Series, value: str) -> np.ndarray:
     """`series == value` as a plain bool array, nulls False."""
     return (series == value).fillna(False).to_numpy(dtype=bool)
@@ -755,119 +769,29 @@ def _gx_frame(state: _GxState, table: str, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(data, index=pd.RangeIndex(len(df)))
 
 
-@contextlib.contextmanager
-def _reuse_gx_work(suite: Any = None):
-    """Skip work GX 1.x repeats within one validation; every result stays the same.
-
-    GX rebuilds the same objects over and over while it plans a suite's metrics (a few ms
-    per expectation, several hundred ms per validation, whatever the data size):
-
-    - ``Expectation.configuration`` is a property that re-dumps the pydantic model into a new
-      ExpectationConfiguration on each of ~100 accesses per expectation. The expectation
-      objects GX builds for a validation are not changed while it runs: each one's is built
-      once. (Not for the `suite`'s own expectations: GX substitutes the suite parameters into
-      the configuration it gets from them, in place, so those always get a fresh one.)
-    - ``IDDict.to_id`` (metric ids) JSON-serializes and hashes the same small kwargs dicts
-      thousands of times: ids of dicts holding only plain JSON values (str/int/finite
-      float/bool/None, lists and str-keyed dicts of them) are memoised by their repr, which
-      tells apart at least every pair of such dicts the JSON does; others are computed.
-    - A conditional expectation's domain (``row_condition``) is re-filtered with
-      ``DataFrame.query`` for each of its metrics: the filtered frame is computed once per
-      (batch frame, condition).
-
-    Patched only while the caller holds _VALIDATE_LOCK and restored afterwards; memo
-    entries keep a reference to their key object so an id() is not reused within the scope.
-    Should a GX version lack any of these, GX runs unpatched."""
-    from great_expectations.core.id_dict import IDDict
-    from great_expectations.execution_engine.pandas_execution_engine import (
-        PandasExecutionEngine,
-    )
-    from great_expectations.expectations.expectation import Expectation
-
-    prop = Expectation.__dict__.get("configuration")
-    to_id = IDDict.__dict__.get("to_id")
-    filt = PandasExecutionEngine.__dict__.get("_apply_row_condition_filter")
-    if not (isinstance(prop, property) and callable(to_id) and callable(filt)):
-        yield
-        return
-    configs: dict[int, tuple[Any, Any]] = {}
-    fresh = {id(e) for e in getattr(suite, "expectations", ())}
-    ids: dict[tuple, Any] = {}
-    filtered: dict[tuple, tuple[Any, Any]] = {}
-
-    def configuration(self):
-        if id(self) in fresh:
-            return prop.fget(self)
-        hit = configs.get(id(self))
-        if hit is None or hit[0] is not self:
-            hit = configs[id(self)] = (self, prop.fget(self))
-        return hit[1]
-
-    def memo_to_id(self, id_keys=None, id_ignore_keys=None):
-        if id_keys is not None or id_ignore_keys is not None or self._id_ignore_keys \
-                or not all(type(k) is str and _plain_json(v) for k, v in self.items()):
-            return to_id(self, id_keys, id_ignore_keys)
-        key = (type(self), repr(sorted(self.items())))
-        if key not in ids:
-            ids[key] = to_id(self)
-        return ids[key]
-
-    def apply_row_condition_filter(self, data, row_condition, domain_kwargs):
-        key = (id(data), _condition_key(row_condition), domain_kwargs.get("condition_parser"))
-        hit = filtered.get(key)
-        if hit is None or hit[0] is not data:
-            hit = filtered[key] = (data, filt(self, data, row_condition, domain_kwargs))
-        return hit[1]
-
-    patches = [(Expectation, "configuration", prop, property(configuration)),
-               (IDDict, "to_id", to_id, memo_to_id),
-               (PandasExecutionEngine, "_apply_row_condition_filter", filt,
-                apply_row_condition_filter)]
-    for owner, name, _, new in patches:
-        setattr(owner, name, new)
-    try:
-        yield
-    finally:
-        for owner, name, old, _ in patches:
-            setattr(owner, name, old)
-
-
-def _plain_json(value: Any) -> bool:
-    """True for str/int/finite float/bool/None and lists, tuples and str-keyed dicts of them
-    (exact types: subclasses may serialize differently)."""
-    kind = type(value)
-    if kind in (str, int, bool) or value is None:
-        return True
-    if kind is float:
-        return bool(np.isfinite(value))
-    if kind in (list, tuple):
-        return all(_plain_json(v) for v in value)
-    if kind is dict:
-        return all(type(k) is str and _plain_json(v) for k, v in value.items())
-    return False
-
-
-def _condition_key(cond: Any) -> str:
-    if isinstance(cond, dict):
-        return json.dumps(cond, sort_keys=True, default=str)
-    if hasattr(cond, "json"):
-        return f"{type(cond).__name__}:{cond.json(sort_keys=True)}"
-    return repr(cond)
-
-
 def _run_suite(table: str, gx_df: pd.DataFrame, params: dict, reasons: _Reasons,
-               partition: str, keep: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+               partition: str, keep: dict[str, Any] | None = None,
+               run_id: Any = None) -> list[dict[str, Any]]:
     """Validate `gx_df` (see _gx_frame) with the table's suite; its failing rows (positions)
-    go to `reasons`; returns the dq_validation_results rows in suite order."""
+    go to `reasons`; returns the dq_validation_results rows in suite order.
+
+    With a `run_id` (a GX RunIdentifier) the table's checkpoint runs: validation, then its
+    UpdateDataDocsAction adds the result to the Data Docs. Without one the table's batch is
+    validated with the same suite and result format and nothing is stored (tests, benchmarks,
+    CLAIMPULSE_DATA_DOCS=0)."""
     state = _gx_state()
     suite = state.suites[table]
-    with _VALIDATE_LOCK, _reuse_gx_work(suite):
-        batch = state.batch_definitions[table].get_batch(batch_parameters={"dataframe": gx_df})
-        outcome = batch.validate(
-            suite,
-            expectation_parameters=params,
-            result_format={"result_format": "COMPLETE", "return_unexpected_index_query": False},
-        )
+    checkpoint = state.checkpoints[table]
+    batch = {"dataframe": gx_df}
+    with _VALIDATE_LOCK:
+        if run_id is not None:
+            run = checkpoint.run(batch_parameters=batch, expectation_parameters=params,
+                                 run_id=run_id)
+            (outcome,) = run.run_results.values()
+        else:  # Batch.validate stores nothing: no Data Docs, no files
+            outcome = state.definitions[table].batch_definition.get_batch(
+                batch_parameters=batch).validate(suite, expectation_parameters=params,
+                                                 result_format=checkpoint.result_format)
     rows: list[tuple[int, dict[str, Any]]] = []
     order = state.order[table]
     for er in outcome.results:
@@ -889,7 +813,7 @@ def _run_suite(table: str, gx_df: pd.DataFrame, params: dict, reasons: _Reasons,
         raise SourceValidationError(
             f"table {table}: GX returned {len(rows)} results for {len(suite.expectations)} expectations")
     if keep is not None:
-        # Kept for Data Docs: drop the (possibly huge, possibly personal) value and index lists.
+        # Kept for the caller: drop the (possibly huge, possibly personal) value and index lists.
         for er in outcome.results:
             er.result = {k: v for k, v in (er.result or {}).items()
                          if not isinstance(v, (list, tuple, dict))}

@@ -22,7 +22,7 @@ from claimpulse.extract import open_source
 from claimpulse.pseudonym import pseudonym_key
 from claimpulse.summary import run_markdown
 from claimpulse.warehouse import Warehouse
-from flows.nightly import _run_id, headline_of, locked_run
+from flows.nightly import _run_id, headline_of, locked_run, worse_counts
 from tasks.compute import compute
 from tasks.extract import extract
 from tasks.publish import publish
@@ -105,19 +105,20 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
         plan = plan_backfill(source, settings, start, end)
         logger.info("backfill %s: %d claim(s) can touch the range", bkey, len(plan.touched))
         reads = extract(source, settings, plan)
-        outcome = validate(reads, settings, run["started_at"], bkey)
+        outcome = validate(reads, settings, run["started_at"], bkey, run_name=str(run["run_id"]))
         outputs = compute(outcome.accepted, settings, key)
         parts = bf.slice_partitions(outputs, settings, todo)
         written = compute_and_write.with_options(task_runner=_runner(workers, dask_address))(
             parts, settings, wh.url, bkey, run["run_id"])
-        bf.finish_backfill(wh, plan, bkey, outcome.quarantine, outcome.results, outcome.counts,
-                           reads, run, dates, written, settings)
+        alerts = bf.finish_backfill(wh, plan, bkey, outcome.quarantine, outcome.results,
+                                    outcome.counts, reads, run, dates, written, settings)
         # Read the warehouse back while still holding the lock: a run waiting for it must
         # not find the DuckDB file still open here ("Could not set lock on file").
         links = run_links(wh, settings, str(run["run_id"]), outcome.gx_results, logger)
         headline = headline_of(wh, dates)
+        worse = worse_counts(wh, alerts)
     md = run_markdown(run, outcome.counts, outcome.quarantine, dates, {"backfill range": len(dates)},
-                      headline, f"backfill {bkey}", links=links)
+                      headline, f"backfill {bkey}", links=links, worse=worse)
     publish(md, "backfill")
     return {"run_id": run["run_id"], "mode": "backfill", "dates": [d.isoformat() for d in dates],
-            "computed": [d.isoformat() for d in todo], "written": written, "summary": md}
+            "computed": [d.isoformat() for d in todo], "written": written, "summary": md, **worse}

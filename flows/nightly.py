@@ -15,7 +15,7 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from claimpulse import pipeline
+from claimpulse import pipeline, quality
 from claimpulse.config import load_config, resolve_source, resolve_warehouse
 from claimpulse.datadocs import run_links
 from claimpulse.extract import open_source
@@ -56,6 +56,14 @@ def headline_of(wh: Warehouse, dates: list) -> pd.Series | None:
                            f"{wh.table('daily_service_metrics')}) AND product_line = 'ALL' "
                            "AND channel = 'ALL' AND region = 'ALL'")
     return df.iloc[0] if len(df) else None
+
+
+def worse_counts(wh: Warehouse, alerts: pd.DataFrame | None) -> dict[str, int | None]:
+    """After the commit: send each new speed-quality alert as a Prefect event, and count what
+    got worse for the summary (overdue clocks only when the warehouse has clock tables)."""
+    quality.emit_alert_events(alerts)
+    return {"new_alerts": 0 if alerts is None else len(alerts),
+            "overdue_clocks": quality.overdue_clocks(wh)}
 
 
 @contextmanager
@@ -112,7 +120,8 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
                 state = begin_load(wh, conn, plan, run)
                 for i in range(chunks.n):
                     reads = read_chunk(chunks, i)
-                    outcome = validate(reads, settings, run["started_at"], plan.mode)
+                    outcome = validate(reads, settings, run["started_at"], plan.mode,
+                                       run_name=str(run["run_id"]))
                     gx_parts.append(outcome.gx_results)
                     outputs = compute(outcome.accepted, settings, key)
                     write_chunk(wh, conn, state, outputs, outcome, reads)
@@ -129,11 +138,13 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
         # not find the DuckDB file still open here ("Could not set lock on file").
         links = run_links(wh, settings, str(run["run_id"]), gx_parts, logger)
         headline = headline_of(wh, result.dates)
+        worse = worse_counts(wh, result.alerts)
     counts = pipeline._combine_counts(state.counts)
     quarantine = pd.concat(state.quarantine, ignore_index=True)
     md = run_markdown(run, counts, quarantine, result.dates, plan.reasons(),
-                      headline, plan.mode, sorted(warnings), links=links)
+                      headline, plan.mode, sorted(warnings), links=links, worse=worse)
     publish(md, "nightly")
     logger.info("restated %d date(s); wrote %s", len(result.dates), result.written)
     return {"run_id": run["run_id"], "mode": plan.mode, "dates": [d.isoformat() for d in result.dates],
-            "written": result.written, "counts": counts.to_dict("records"), "summary": md}
+            "written": result.written, "counts": counts.to_dict("records"), "summary": md,
+            **worse}

@@ -238,8 +238,9 @@ def crafted_bad_sources() -> tuple[dict[str, pd.DataFrame], dict[str, set[str]]]
         add("claims", f"C_{col}_missing", f"{col}_missing", **{col: None})
     add("claims", None, "claim_id_missing")
     for col, bad in (("product_line", "marine"), ("channel", "fax"), ("complexity", "epic"),
-                     ("currency", "USD"), ("outcome", "maybe"), ("region", "ALL")):
+                     ("currency", "USD"), ("outcome", "maybe"), ("region", "ALL"), ("team", "ALL")):
         add("claims", f"C_{col}_bad", f"{col}_not_allowed", **{col: bad})
+    add("claims", "C_team_unassigned", "team_not_allowed", team="UNASSIGNED")
     add("claims", "C_dr_bad", "denial_reason_not_allowed", outcome="denied", denial_reason="bribe",
         paid_amount=None)
     add("claims", "C_dr_missing", "denial_reason_missing", outcome="denied", denial_reason=None,

@@ -26,6 +26,7 @@ OUTPUTS = {
     "fact_complaint": "complaint_id",
     "daily_service_metrics": "metric_date, product_line, channel, region",
     "daily_standard_attainment": "metric_date, standard_id, product_line, channel, region",
+    "daily_quality_metrics": "metric_date, customer_group, team",
     # service clocks (issue 10): re-evaluated every run, restated by end date
     "fact_claim_event": "event_id",
     "fact_claim_clock": "clock_id, subject_id",
@@ -257,7 +258,7 @@ def test_backfill_equals_full_run_for_its_dates_and_resumes(harness, tmp_path, p
     con.close()
     start, end = lo + dt.timedelta(days=5), lo + dt.timedelta(days=14)
     where = f"WHERE metric_date BETWEEN DATE '{start}' AND DATE '{end}'"
-    metric_tables = ("daily_service_metrics", "daily_standard_attainment")
+    metric_tables = ("daily_service_metrics", "daily_standard_attainment", "daily_quality_metrics")
 
     # interrupted after 4 partitions ...
     wh = tmp_path / "bf.duckdb"
@@ -300,7 +301,8 @@ def test_backfill_on_a_local_dask_cluster(harness, tmp_path, pseudonym_env):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         result = backfill(src.url, wh, lo, hi, dask_address=cluster.scheduler_address)
     assert len(result["computed"]) == (hi - lo).days + 1
-    assert_same_warehouse(wh, full, ("daily_service_metrics", "daily_standard_attainment"))
+    assert_same_warehouse(wh, full, ("daily_service_metrics", "daily_standard_attainment",
+                                     "daily_quality_metrics"))
 
 
 def test_chunked_run_equals_a_single_chunk_run(harness, tmp_path, pseudonym_env, monkeypatch):

@@ -36,6 +36,7 @@ def _daily_rows(wh: Warehouse) -> int:
 
 
 def test_head_is_the_clock_revision():
+    # 0003 (clocks) is chained after 0004 (quality), which main merged first
     assert HEAD == "0003"
 
 
@@ -83,7 +84,7 @@ def test_unknown_future_revision_is_a_clear_error(warehouse_target):
 
 
 def test_warehouse_at_an_older_revision_is_upgraded(warehouse_target, tmp_path, monkeypatch):
-    """A release with a newer revision (here a copy of the scripts plus a test-only 9999)."""
+    """A release with a newer revision (here a copy of the scripts plus a test-only 9002 on top of head)."""
     wh = warehouse_target.warehouse()
     assert wh.ensure_schema() == (None, HEAD)
     with wh.transaction() as conn:
@@ -92,12 +93,12 @@ def test_warehouse_at_an_older_revision_is_upgraded(warehouse_target, tmp_path, 
     scripts = tmp_path / "migrations"
     shutil.copytree(migrations.SCRIPT_LOCATION, scripts,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    (scripts / "versions" / "9999_test_note.py").write_text(f'''
+    (scripts / "versions" / "9002_test_note.py").write_text(f'''
 """Test-only revision: a table with a comment."""
 from alembic import context, op
 import sqlalchemy as sa
 
-revision = "9999"
+revision = "9002"
 down_revision = "{HEAD}"
 branch_labels = None
 depends_on = None
@@ -106,18 +107,18 @@ depends_on = None
 def upgrade():
     schema = context.config.attributes["schema"]
     op.create_table("zz_release_note", sa.Column("note", sa.Text, comment="A note"),
-                    schema=schema, comment="Test-only table of revision 0002")
+                    schema=schema, comment="Test-only table of revision 9002")
 
 
 def downgrade():
     op.drop_table("zz_release_note", schema=context.config.attributes["schema"])
 ''', encoding="utf-8")
     monkeypatch.setattr(migrations, "SCRIPT_LOCATION", scripts)
-    assert migrations.head() == "9999"
-    assert wh.ensure_schema() == (HEAD, "9999")
+    assert migrations.head() == "9002"
+    assert wh.ensure_schema() == (HEAD, "9002")
     assert "zz_release_note" in _tables(wh)
     assert _daily_rows(wh) == 1
-    assert wh.ensure_schema() == ("9999", "9999")
+    assert wh.ensure_schema() == ("9002", "9002")
 
 
 def test_warehouse_from_before_migrations_is_adopted(warehouse_target):

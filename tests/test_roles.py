@@ -17,7 +17,8 @@ from claimpulse.warehouse import Warehouse
 from .warehouses import PG_URL, pg_engine
 
 BI_TABLES = ("fact_claim_service", "fact_survey_response", "fact_complaint", "daily_service_metrics",
-             "daily_standard_attainment", "dim_date", "pipeline_runs", "dq_validation_results",
+             "daily_standard_attainment", "daily_quality_metrics", "speed_quality_alerts", "dim_date",
+             "pipeline_runs", "dq_validation_results",
              # service clocks (issue 10)
              "fact_claim_event", "fact_claim_clock", "daily_clock_attainment", "clock_watchlist")
 

@@ -2,7 +2,7 @@
 and pipeline_runs.as_of_date / calendar_versions / clock_rows_written.
 
 Revision ID: 0003
-Revises: 0001 (the lead re-chains it after 0002)
+Revises: 0004 (quality, merged first; the lead re-chains the revisions)
 
 An existing warehouse is upgraded in place: the four tables are created (with the comments
 of claimpulse.dictionary) and the three pipeline_runs columns appended; nothing is dropped.
@@ -23,7 +23,7 @@ from alembic import context, op
 from claimpulse.dictionary import SQL_TYPES, TABLES, metadata
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
