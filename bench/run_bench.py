@@ -13,7 +13,8 @@ child) is sampled every 0.1 s with psutil:
                  start is included: see cli_noop / prefect_noop)
   cli_noop       `claimpulse run` again with nothing changed: the per-run overhead
   stages_full    the same full run in-process, stage by stage (bench/_stages.py: plan, extract,
-                 validate, compute, load exactly as flows/nightly.py sequences them)
+                 validate, compute, load exactly as flows/nightly.py sequences them, and the service
+                 clocks of finish_load as their own "clocks" stage)
   stages_noop    its empty-change-set run
   stages_full_pandasread   stages_full with $CLAIMPULSE_FASTREAD=0 (the pandas read path)
   extract_pandas / extract_fast   full extraction only, pandas path vs claimpulse.fastread
@@ -362,6 +363,10 @@ def derived(size: dict) -> dict:
         st = by["stages_full"]["stages_s"]
         out["validation_share_of_full"] = round((st.get("validate", 0) + st.get("validate_init", 0))
                                                 / by["stages_full"]["stage_total_s"], 3)
+        # issue 10's target: service clocks under 15% of the full run
+        out["clocks_share_of_full"] = round(st.get("clocks", 0) / by["stages_full"]["stage_total_s"], 3)
+    if "stages_nightly" in by:
+        out["clocks_nightly_s"] = by["stages_nightly"]["stages_s"].get("clocks")
     if "extract_pandas" in by and "extract_fast" in by:
         out["extract_speedup"] = round(by["extract_pandas"]["stage_total_s"] / by["extract_fast"]["stage_total_s"], 1)
     if "stages_full_pandasread" in by and "stages_full" in by:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import metrics, quality
+from . import clock_load, metrics, quality
 from .config import Settings
 from .extract import as_text, check_columns, to_timestamp
 from .pipeline import Outputs, RunPlan, update_quarantine, write_run, read_keys_of, recompute_dates
@@ -92,6 +92,7 @@ class Partition:
     # responses of its owned claims on other dates: daily_quality_metrics' csat_mean needs each
     # closed claim's latest response in the warehouse, whichever partition owns that response
     claim_surveys: pd.DataFrame | None = None
+    events: pd.DataFrame | None = None  # fact_claim_event rows of the claims it writes
 
 
 def owner_date(fact: pd.DataFrame, settings: Settings) -> pd.Series:
@@ -111,6 +112,14 @@ def slice_partitions(outputs: Outputs, settings: Settings, dates: list[dt.date])
     s_groups = {d: g for d, g in outputs.surveys.groupby("response_date", sort=False) if d in wanted}
     c_groups = {d: g for d, g in outputs.complaints.groupby("received_date", sort=False) if d in wanted}
     empty_f, empty_s, empty_c = fact.iloc[:0], outputs.surveys.iloc[:0], outputs.complaints.iloc[:0]
+    # A claim's events go with the partition owning the claim (for its service clocks).
+    events = outputs.events if outputs.events is not None else pd.DataFrame(columns=list(clock_load.EVENT_COLUMNS))
+    ev_owner = events["claim_id"].map(pd.Series(owner.to_numpy(), index=fact["claim_id"].to_numpy()))
+    e_groups = {d: g for d, g in events.groupby(ev_owner.to_numpy(), sort=False) if d in wanted} \
+        if len(events) else {}
+    # The cohort's other claims are rewritten with the partition (their fact rows are), so their
+    # events are too: looked up by claim id on a sorted index, not scanned per date.
+    events_by_claim = events.set_index("claim_id", drop=False).sort_index()
     for d in dates:
         owned = owned_groups.get(d, empty_f)
         s = s_groups.get(d, empty_s)
@@ -121,7 +130,10 @@ def slice_partitions(outputs: Outputs, settings: Settings, dates: list[dt.date])
         cohort = pd.concat([closed, extra], ignore_index=True).drop_duplicates("claim_id")
         others = outputs.surveys[outputs.surveys["claim_id"].isin(owned["claim_id"]).to_numpy()
                                  & (outputs.surveys["response_date"] != d).to_numpy()]
-        parts.append(Partition(d, owned, s, c, cohort, others))
+        extra_events = events_by_claim.loc[events_by_claim.index.intersection(extra_ids)]
+        part_events = pd.concat([e_groups.get(d, events.iloc[:0]), extra_events.reset_index(drop=True)],
+                                ignore_index=True).drop_duplicates("event_id")
+        parts.append(Partition(d, owned, s, c, cohort, others, part_events))
     return parts
 
 
@@ -132,6 +144,7 @@ class PartitionResult:
     surveys: pd.DataFrame
     complaints: pd.DataFrame
     claim_surveys: pd.DataFrame | None = None  # responses of its closed claims on other dates
+    events: pd.DataFrame | None = None         # fact_claim_event rows of the claims in `fact`
 
     @property
     def rows(self) -> int:
@@ -143,7 +156,7 @@ def compute_partition(part: Partition) -> PartitionResult:
     facts of the claims its metrics read. The metrics themselves run in the warehouse."""
     fact = pd.concat([part.fact, part.cohort_fact], ignore_index=True).drop_duplicates("claim_id")
     return PartitionResult(part.date, fact.reset_index(drop=True), part.surveys, part.complaints,
-                           part.claim_surveys)
+                           part.claim_surveys, part.events)
 
 
 def committed_partitions(wh: Warehouse, key: str) -> set[dt.date]:
@@ -168,7 +181,10 @@ def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str,
         srel = wh.stage_keys(conn, "psurveys", res.surveys["response_id"].tolist())
         krel = wh.stage_keys(conn, "pcomplaints", res.complaints["complaint_id"].tolist())
         f, s, c = (wh.table(t) for t in ("fact_claim_service", "fact_survey_response", "fact_complaint"))
-        # The date's old rows, and any stale copy of a row this date now writes.
+        # The date's old rows, and any stale copy of a row this date now writes (events with their claim).
+        conn.exec_driver_sql(f"DELETE FROM {wh.table('fact_claim_event')} WHERE claim_id IN "
+                             f"(SELECT claim_id FROM {f} WHERE claim_id IN (SELECT k FROM {crel}) OR "
+                             f"closed_date IN (SELECT k FROM {drel}))")
         conn.exec_driver_sql(f"DELETE FROM {f} WHERE claim_id IN (SELECT k FROM {crel}) OR "
                              f"closed_date IN (SELECT k FROM {drel})")
         conn.exec_driver_sql(f"DELETE FROM {s} WHERE response_id IN (SELECT k FROM {srel}) OR "
@@ -180,6 +196,7 @@ def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str,
             "fact_survey_response": wh.insert_frame(conn, "fact_survey_response", res.surveys.assign(**meta)),
             "fact_complaint": wh.insert_frame(conn, "fact_complaint", res.complaints.assign(**meta)),
         }
+        clock_load.write_events(wh, conn, res.events, meta)
         if res.claim_surveys is not None and len(res.claim_surveys):
             orel = wh.stage_keys(conn, "pclaimsurveys", res.claim_surveys["response_id"].tolist())
             conn.exec_driver_sql(f"DELETE FROM {s} WHERE response_id IN (SELECT k FROM {orel})")
@@ -194,11 +211,18 @@ def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str,
 
 def finish_backfill(wh: Warehouse, plan: RunPlan, key: str, quarantine: pd.DataFrame,
                     results: pd.DataFrame, counts: pd.DataFrame, reads, run: dict,
-                    dates: list[dt.date], written: dict[str, int]) -> pd.DataFrame:
-    """Bookkeeping once every partition committed: quarantine, DQ results, the speed-quality
-    guard over the restated facts, the run row. Returns the alerts it raised."""
+                    dates: list[dt.date], written: dict[str, int],
+                    settings: Settings | None = None) -> pd.DataFrame:
+    """Bookkeeping once every partition committed: service clocks (of the claims read and every
+    clock not stopped), quarantine, DQ results, the speed-quality guard over the restated
+    facts, the run row. Returns the alerts it raised."""
+    from .pipeline import as_of_of
+
     now = pd.Timestamp.now(tz="UTC")
     with wh.transaction() as conn:
+        if settings is not None:
+            written.update(clock_load.recompute_clocks(wh, conn, settings, plan.touched, as_of_of(run, settings),
+                                                       {"loaded_at": now, "run_id": run["run_id"]}))
         update_quarantine(wh, conn, plan, quarantine, read_keys_of(reads), now, run["run_id"])
         if len(results):
             wh.insert_frame(conn, "dq_validation_results",

@@ -14,6 +14,11 @@ The model, in short (all times are drawn as integer seconds since the epoch, UTC
   cutoff do not exist yet, so recent claims are still open (no outcome, no payment).
 * Surveys, complaints and customer costs derive from the lifecycle: slower, denied,
   reopened claims get lower scores, more complaints and more cost for the customer.
+* Service clocks (CLOCKS.md) get their optional events (`clock_event_slots`): receipts
+  acknowledged, settlements agreed before some payments, denial notices (some late, a few
+  never sent), advance payments on slow complex claims; second document requests and
+  requests still outstanding come from the lifecycle itself. A few legacy claims from
+  2003, open since a system migration, have clocks no calendar can judge (`add_legacy_claims`).
 * With `bad_rows=True` a handful of rule-breaking rows is injected (drawn from a separate
   random stream, so the clean rows are identical with and without them); see
   `inject_bad_rows`. `BAD_ROW_KINDS` names them.
@@ -79,6 +84,12 @@ SLOTS = ("accepted", "documents_requested", "documents_requested", "documents_co
          "investigation_started", "investigation_completed", "decided", "paid", "closed",
          "reopened", "closed")
 ROLE_CODES = ("intake", "handler", "investigator", "approver", "system")
+# the optional events service clocks count from (CLOCKS.md), appended after SLOTS
+CLOCK_SLOTS = ("acknowledged", "settlement_agreed", "denial_notice_sent", "advance_paid")
+# Legacy claims migrated from a core system older than the CN calendar package's first
+# year (2004): their statutory clocks cannot be judged (status `indeterminate`).
+LEGACY_SHARE = 0.0005
+LEGACY_YEAR = 2003
 
 COMPLAINT_CATEGORIES = ("delay", "denial", "amount", "documents", "service", "communication")
 COMMENTS_GOOD = ("很满意", "理赔很快，点赞", "服务态度好", "流程简单方便", "到账及时",
@@ -209,12 +220,14 @@ def generate(n_claims: int = 20_000, days: int = 180, seed: int = 7, end: dt.dat
     if n_claims < 1 or days < 1:
         raise ValueError("n_claims and days must be positive")
     ss = np.random.SeedSequence(seed)
-    # A third stream for the speed-quality scenario: spawn(3) keeps the first two streams
-    # (the clean rows and the injected bad rows) exactly as spawn(2) made them.
-    rng, bad_rng, shift_rng = (np.random.default_rng(s) for s in ss.spawn(3))
+    # More streams for the speed-quality scenario and the clock events: spawn(4) keeps the
+    # first two streams (the clean rows and the injected bad rows) exactly as spawn(2) made them.
+    rng, bad_rng, shift_rng, clock_rng = (np.random.default_rng(s) for s in ss.spawn(4))
     cutoff = cutoff_for(end)
     start = cutoff - days * DAY
-    n = int(n_claims)
+    # n_claims in all: the regular claims and the few legacy ones (add_legacy_claims)
+    n_legacy = int(LEGACY_SHARE * n_claims)
+    n = int(n_claims) - n_legacy
 
     # --- report time: busier on weekdays and office hours, mild growth over the window
     day_idx = np.arange(days)
@@ -306,6 +319,11 @@ def generate(n_claims: int = 20_000, days: int = 180, seed: int = 7, end: dt.dat
     slot_plan = (np.ones(n, bool), has_docs, has_docs_req2, has_docs_done, fraud, fraud, decides,
                  pays, np.ones(n, bool), has_reopen, has_reopen)
     slot_role = (0, 1, 1, docs_done_role, 2, 2, 3, 4, close_role, 1, 1)
+    c_time, c_plan, c_role = clock_event_slots(clock_rng, n, channel=channel, outcome=outcome,
+                                               complex_=complex_, accepted=accepted,
+                                               docs_done=docs_done, has_docs_done=has_docs_done,
+                                               decided=decided, paid=paid)
+    slot_time, slot_plan, slot_role = slot_time + c_time, slot_plan + c_plan, slot_role + c_role
     exists = [plan & (t <= cutoff) for plan, t in zip(slot_plan, slot_time)]
 
     # --- the claim row as the source holds it at the cutoff
@@ -357,7 +375,7 @@ def generate(n_claims: int = 20_000, days: int = 180, seed: int = 7, end: dt.dat
     events = {
         "event_id": _ids("EVT", 1, m, 9),
         "claim_id": claims["claim_id"][ev_claim],
-        "event_type": _take(SLOTS, ev_slot),
+        "event_type": _take(SLOTS + CLOCK_SLOTS, ev_slot),
         "occurred_at": ev_time,
         "actor_role": _take(ROLE_CODES, ev_role),
         "updated_at": ev_updated,
@@ -492,6 +510,7 @@ def generate(n_claims: int = 20_000, days: int = 180, seed: int = 7, end: dt.dat
     raw = {"claims": claims, "claim_events": events, "surveys": surveys,
            "complaints": complaints, "customer_costs": costs}
     injected = inject_bad_rows(bad_rng, raw, n) if bad_rows else {kind: 0 for kind in BAD_ROW_KINDS}
+    add_legacy_claims(clock_rng, raw, n_legacy)
 
     # --- render: timestamps as strings, frames in contract column order
     c = raw["claims"]
@@ -557,6 +576,60 @@ def _customer_group_tone(outcome: np.ndarray, reason: np.ndarray) -> tuple[np.nd
     csat = np.asarray([DENIAL_CSAT_SHIFT[c] for c in DENIAL_CODES])[reason]
     weight = np.asarray([DENIAL_COMPLAINT_W[c] for c in DENIAL_CODES])[reason]
     return np.where(denied, csat, 0.0), np.where(denied, weight, 0.0)
+
+
+def clock_event_slots(rng: np.random.Generator, n: int, *, channel, outcome, complex_, accepted,
+                      docs_done, has_docs_done, decided, paid) -> tuple[tuple, tuple, tuple]:
+    """Times, plans and actor roles of the CLOCK_SLOTS events (epoch seconds, per claim).
+
+    - acknowledged: an automatic receipt for 40% of app and web claims, about 2 h after acceptance;
+    - settlement_agreed (达成赔偿协议): a quarter of paid claims, between decision and payment;
+    - denial_notice_sent (拒赔通知书): most denials about a day after the decision (some more
+      than 3 days late, 3% typed an hour before the decision), 5% never sent;
+    - advance_paid (先予支付): half of the paid complex claims whose decision came more than
+      30 days after the documents, 20-30 days after them.
+    Slots planned after the cutoff do not exist yet (the caller's `exists`).
+    """
+    app_web = (channel == 0) | (channel == 1)
+    ack_plan = app_web & (rng.random(n) < 0.4)
+    ack = accepted + _step(rng, 2 * HOUR, 1.0, n)
+    pays = (outcome == PAID) | (outcome == PARTIAL)
+    settle_plan = pays & (rng.random(n) < 0.25)
+    settle = decided + np.maximum((rng.uniform(0.2, 0.8, n) * (paid - decided)).astype(np.int64), 1)
+    denied = outcome == DENIED
+    notice_plan = denied & (rng.random(n) >= 0.05)
+    notice = np.where(rng.random(n) < 0.03, decided - HOUR, decided + _step(rng, DAY, 0.9, n))
+    slow = has_docs_done & complex_ & pays & (decided - docs_done > 30 * DAY)
+    advance_plan = slow & (rng.random(n) < 0.5)
+    advance = docs_done + rng.integers(20 * DAY, 30 * DAY, n)
+    return ((ack, settle, notice, advance), (ack_plan, settle_plan, notice_plan, advance_plan),
+            (4, 1, 1, 4))
+
+
+def add_legacy_claims(rng: np.random.Generator, raw: dict[str, dict], k: int) -> None:
+    """Append `k` open complex claims reported in LEGACY_YEAR, accepted and never decided (the
+    backlog of a migrated core system), copying the other attributes of random claims. Their
+    events come first, as the event ids follow time. Ids: LGC..., EVTL...."""
+    if k <= 0:
+        return
+    claims, events = raw["claims"], raw["claim_events"]
+    src = np.sort(rng.choice(len(claims["claim_id"]), size=k, replace=False))
+    year0 = int(dt.datetime(LEGACY_YEAR, 1, 1, tzinfo=dt.timezone.utc).timestamp())
+    reported = np.sort(year0 + rng.integers(0, 300 * DAY, k))
+    accepted = reported + _step(rng, 3 * HOUR, 0.8, k)
+    legacy = {col: np.asarray(v)[src].copy() for col, v in claims.items()}
+    legacy.update({
+        "claim_id": _ids("LGC", 1, k, 7), "complexity": np.full(k, "complex", dtype=object),
+        "outcome": np.full(k, None, dtype=object), "denial_reason": np.full(k, None, dtype=object),
+        "paid_amount": np.full(k, np.nan), "reported_at": reported, "updated_at": accepted,
+    })
+    for col in claims:
+        claims[col] = np.concatenate([np.asarray(claims[col]), legacy[col]])
+    first = {"event_id": _ids("EVTL", 1, k, 6), "claim_id": legacy["claim_id"],
+             "event_type": np.full(k, "accepted", dtype=object), "occurred_at": accepted,
+             "actor_role": np.full(k, "intake", dtype=object), "updated_at": accepted}
+    for col in events:
+        events[col] = np.concatenate([first[col], np.asarray(events[col])])
 
 
 def _count(rate: float, population: int) -> int:

@@ -214,6 +214,108 @@ DAILY_STANDARD_ATTAINMENT = TableDoc(
     ("metric_date", "standard_id", "product_line", "channel", "region"),
 )
 
+FACT_CLAIM_EVENT = TableDoc(
+    "fact_claim_event", "one row per accepted claim event",
+    "The accepted events of every claim (no personal data): what service clocks are counted "
+    "from, so a run can re-evaluate the clocks of claims that did not change.",
+    (
+        _c("event_id", "text", "Event id in the claims system", False),
+        _c("claim_id", "text", "Claim the event belongs to", False),
+        _c("event_type", "text", "accepted, documents_requested, ..., and the optional clock events "
+                                 "acknowledged, settlement_agreed, denial_notice_sent, advance_paid"),
+        _c("occurred_at", "timestamptz", "When the event happened"),
+        _c("actor_role", "text", "intake, handler, investigator, approver or system"),
+        _c("loaded_at", "timestamptz", "When this row was written"),
+        _c("run_id", "text", "Pipeline run that wrote this row"),
+    ),
+    ("event_id",),
+)
+
+_CLOCK_DIMS = (
+    _c("product_line", "text", "Product line of the claim (of the complained claim for a complaint clock)"),
+    _c("channel", "text", "Channel of the claim"),
+    _c("region", "text", "Region of the claim: which pack applies"),
+    _c("team", "text", "Claims team of the claim (may be null)"),
+)
+
+FACT_CLAIM_CLOCK = TableDoc(
+    "fact_claim_clock", "one row per started service clock (clock x claim or complaint)",
+    "Every service clock (statutory pack or configured) that applies and has started, counted as "
+    "CLOCKS.md says: local dates in the clock's timezone, the start day not counted, pauses, "
+    "business days, roll-forward. Clocks that have not stopped are re-evaluated by every run.",
+    (
+        _c("clock_id", "text", "Clock id (pack or configured clock)", False),
+        _c("subject", "text", "claim or complaint", False),
+        _c("subject_id", "text", "claim_id or complaint_id the clock measures", False),
+        _c("claim_id", "text", "The claim (for a complaint clock: the claim complained about)", False),
+        *_CLOCK_DIMS,
+        _c("started_at", "timestamptz", "The start event or field"),
+        _c("stopped_at", "timestamptz", "The stop event or field; null while the clock runs"),
+        _c("start_date", "date", "Local date of started_at in the clock's timezone (not counted)"),
+        _c("end_date", "date", "Local date of the stop, or the as-of date while not stopped"),
+        _c("due_date", "date", "Date the counted days reach limit_n (rolled forward where the clock "
+                               "says); null while a pause is open or when the calendar lacks the year"),
+        _c("limit_n", "int", "The limit, in unit"),
+        _c("unit", "text", "calendar or business (days)"),
+        _c("calendar", "text", "Calendar whose working days count: CN, US-TX, US-CA, UK-ENG"),
+        _c("timezone", "text", "Timezone whose local dates count"),
+        _c("paused_days", "int", "Calendar days excluded by pauses between start_date and end_date"),
+        _c("elapsed_days", "int", "Counted days after start_date up to end_date"),
+        _c("days_to_due", "int", "due_date - end_date in calendar days (negative = late)"),
+        _c("status", "text", "met, breached, overdue, paused, running or indeterminate"),
+        _c("as_of_date", "date", "The run's as-of date the clock was judged on"),
+        _c("loaded_at", "timestamptz", "When this row was written"),
+        _c("run_id", "text", "Pipeline run that wrote this row"),
+    ),
+    ("clock_id", "subject_id"),
+)
+
+DAILY_CLOCK_ATTAINMENT = TableDoc(
+    "daily_clock_attainment", "metric_date x clock x grouping set",
+    "Attainment of each service clock over the clocks that stopped on metric_date (their end_date), "
+    "for the five grouping sets (ALL marks rolled-up dimensions).",
+    (
+        _c("metric_date", "date", "end_date of the stopped clocks (the clock's local date)", False),
+        _c("clock_id", "text", "Clock id", False),
+        *_DIMS,
+        _c("stopped_clocks", "int", "Stopped clocks judged met or breached"),
+        _c("met_clocks", "int", "Clocks stopped on or before their due date"),
+        _c("breached_clocks", "int", "Clocks stopped after their due date"),
+        _c("indeterminate_clocks", "int", "Stopped clocks whose status needs a calendar year nobody covers"),
+        _c("attainment_rate", "double", "met / (met + breached); null when none"),
+        _c("elapsed_days_p50", "double", "Median elapsed_days of met and breached clocks"),
+        _c("elapsed_days_p90", "double", "90th percentile elapsed_days of met and breached clocks"),
+        _c("loaded_at", "timestamptz", "When this row was written"),
+        _c("run_id", "text", "Pipeline run that wrote this row"),
+    ),
+    ("metric_date", "clock_id", "product_line", "channel", "region"),
+)
+
+CLOCK_WATCHLIST = TableDoc(
+    "clock_watchlist", "one row per clock not stopped, as of the latest run",
+    "Snapshot replaced by every run: every clock now running, paused, overdue or indeterminate, "
+    "with its due date, so a team lead sees today what is about to breach.",
+    (
+        _c("clock_id", "text", "Clock id", False),
+        _c("subject", "text", "claim or complaint", False),
+        _c("subject_id", "text", "claim_id or complaint_id", False),
+        _c("claim_id", "text", "The claim (complained about, for a complaint clock)", False),
+        *_CLOCK_DIMS,
+        _c("start_date", "date", "Local date the clock started"),
+        _c("due_date", "date", "Due date; null while paused or indeterminate"),
+        _c("days_to_due", "int", "due_date - as_of_date in days (negative = overdue)"),
+        _c("elapsed_days", "int", "Counted days so far"),
+        _c("paused_days", "int", "Days paused so far"),
+        _c("limit_n", "int", "The limit, in unit"),
+        _c("unit", "text", "calendar or business (days)"),
+        _c("status", "text", "running, paused, overdue or indeterminate"),
+        _c("as_of_date", "date", "The as-of date of the snapshot"),
+        _c("loaded_at", "timestamptz", "When this row was written"),
+        _c("run_id", "text", "Pipeline run that wrote this row"),
+    ),
+    ("clock_id", "subject_id"),
+)
+
 DAILY_QUALITY_METRICS = TableDoc(
     "daily_quality_metrics", "metric_date x customer_group x team (grouping sets)",
     "Quality of the claims closed on metric_date next to their speed, per customer group and team; "
@@ -342,6 +444,9 @@ PIPELINE_RUNS = TableDoc(
         ],
         _c("metric_rows_written", "int", "daily_service_metrics rows written"),
         _c("attainment_rows_written", "int", "daily_standard_attainment rows written"),
+        _c("as_of_date", "date", "Local date service clocks were judged on (--as-of, else the run's start date)"),
+        _c("calendar_versions", "text", "Versions of the calendar packages the clocks used (JSON)"),
+        _c("clock_rows_written", "int", "fact_claim_clock rows written (new or changed clocks)"),
     ),
     ("run_id",),
 )
@@ -392,7 +497,8 @@ TABLES: dict[str, TableDoc] = {
         FACT_CLAIM_SERVICE, FACT_SURVEY_RESPONSE, FACT_COMPLAINT, DAILY_SERVICE_METRICS,
         DAILY_STANDARD_ATTAINMENT, DAILY_QUALITY_METRICS, SPEED_QUALITY_ALERTS, DIM_DATE,
         DQ_VALIDATION_RESULTS, DQ_QUARANTINE, PIPELINE_RUNS, PIPELINE_STATE, BACKFILL_PARTITIONS,
-        WAREHOUSE_IDENTITY,
+        WAREHOUSE_IDENTITY, FACT_CLAIM_EVENT, FACT_CLAIM_CLOCK, DAILY_CLOCK_ATTAINMENT,
+        CLOCK_WATCHLIST,
     )
 }
 

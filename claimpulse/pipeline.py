@@ -10,7 +10,8 @@ validate       Great Expectations suites + cross-table rules → accepted rows a
 compute        fact_claim_service, fact_survey_response, fact_complaint for those claims.
 load           ONE transaction: replace those claims' fact rows, recompute every metric date
                they touch before and after the change with the SQL models (claimpulse/models)
-               run inside the warehouse over its own facts, update the quarantine, the
+               run inside the warehouse over its own facts, re-evaluate their service clocks and
+               every clock not stopped (claimpulse.clock_load), update the quarantine, the
                watermarks and pipeline_runs.
 
 Because metric dates are always recomputed from the warehouse's complete accepted state, an
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import metrics, models, quality
+from . import clock_load, metrics, models, quality
 from .config import Settings
 from .dim_date import refresh_dim_date
 from .extract import (TableRead, check_columns, coerce_table, copies_of, count_rows,
@@ -251,6 +252,7 @@ class Outputs:
     fact: pd.DataFrame
     surveys: pd.DataFrame
     complaints: pd.DataFrame
+    events: pd.DataFrame | None = None   # fact_claim_event rows (service clocks)
 
 
 def compute(accepted: dict[str, pd.DataFrame], settings: Settings, key: bytes) -> Outputs:
@@ -260,7 +262,7 @@ def compute(accepted: dict[str, pd.DataFrame], settings: Settings, key: bytes) -
     surveys = metrics.survey_facts(accepted["surveys"], settings)
     complaints = metrics.complaint_facts(accepted["complaints"], settings)
     return Outputs(fact.reset_index(drop=True), surveys.reset_index(drop=True),
-                   complaints.reset_index(drop=True))
+                   complaints.reset_index(drop=True), clock_load.event_rows(accepted["claim_events"]))
 
 
 @dataclass
@@ -317,6 +319,7 @@ def begin_load(wh: Warehouse, conn, plan: RunPlan, run: dict) -> LoadState:
                                 f"UNION SELECT DISTINCT received_date FROM {wh.table('fact_complaint')}")
         for t in ("fact_claim_service", "fact_survey_response", "fact_complaint"):
             conn.exec_driver_sql(f"DELETE FROM {wh.table(t)}")
+        clock_load.delete_events(wh, conn, None)
     else:
         rel = wh.stage_keys(conn, "touched", plan.touched)
         old = wh.read_sql(conn,
@@ -325,6 +328,7 @@ def begin_load(wh: Warehouse, conn, plan: RunPlan, run: dict) -> LoadState:
                           f"UNION SELECT received_date FROM {wh.table('fact_complaint')} WHERE claim_id IN (SELECT k FROM {rel})")
         for t in ("fact_claim_service", "fact_survey_response", "fact_complaint"):
             wh.delete_in(conn, t, "claim_id", rel)
+        clock_load.delete_events(wh, conn, rel)
     state.dates |= _dates(old["d"])
     return state
 
@@ -335,6 +339,8 @@ def write_chunk(wh: Warehouse, conn, state: LoadState, outputs: Outputs, quarant
     for table, frame in (("fact_claim_service", outputs.fact), ("fact_survey_response", outputs.surveys),
                          ("fact_complaint", outputs.complaints)):
         state.written[table] += wh.insert_frame(conn, table, frame.assign(**state.meta))
+    state.written["fact_claim_event"] = (state.written.get("fact_claim_event", 0)
+                                         + clock_load.write_events(wh, conn, outputs.events, state.meta))
     state.dates |= _dates(outputs.fact["closed_date"], outputs.surveys["response_date"],
                           outputs.complaints["received_date"])
     state.quarantine.append(quarantine)
@@ -406,6 +412,9 @@ def finish_load(wh: Warehouse, conn, settings: Settings, plan: RunPlan, state: L
         quality.recompute_quality_dates(wh, conn, dates[i:i + DATES_PER_RECOMPUTE], state.meta)["daily_quality_metrics"]
         for i in range(0, len(dates), DATES_PER_RECOMPUTE))
     alerts = quality.evaluate_guard(wh, conn, state.now) if dates else None
+    # Service clocks: the rebuilt claims' and every clock not stopped (time passes).
+    written.update(clock_load.recompute_clocks(wh, conn, settings, plan.touched, as_of_of(run, settings),
+                                               state.meta))
     quarantine = (pd.concat(state.quarantine, ignore_index=True) if state.quarantine
                   else pd.DataFrame(columns=["source_table", "source_key", "claim_id", "reasons", "row_data"]))
     read_keys = (pd.concat(state.read_keys, ignore_index=True) if state.read_keys
@@ -422,6 +431,13 @@ def finish_load(wh: Warehouse, conn, settings: Settings, plan: RunPlan, state: L
     # finished_at is when the load ended (state.now is when it began)
     write_run(wh, conn, plan, run, counts, written, dates, pd.Timestamp.now(tz="UTC"))
     return LoadResult(dates, written, alerts)
+
+
+def as_of_of(run: dict, settings: Settings) -> dt.date:
+    """The run's as-of date (run["as_of"]); default: the local date of the run's start."""
+    if run.get("as_of") is None:
+        run["as_of"] = clock_load.default_as_of(run["started_at"], settings.timezone)
+    return run["as_of"]
 
 
 def recompute_dates(wh: Warehouse, conn, settings: Settings, dates: list[dt.date], meta: dict) -> dict[str, int]:
@@ -513,6 +529,7 @@ def write_run(wh: Warehouse, conn, plan: RunPlan, run: dict, counts: pd.DataFram
         "watermark_after": to_json({k: v for k, v in plan.watermark_after.items()}),
         "metric_rows_written": written.get("daily_service_metrics", 0),
         "attainment_rows_written": written.get("daily_standard_attainment", 0),
+        **clock_load.run_fields(run, written),
     }
     fact_written = {"claims": written.get("fact_claim_service", 0),
                     "surveys": written.get("fact_survey_response", 0),

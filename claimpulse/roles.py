@@ -5,7 +5,8 @@ transaction, resets its privileges in the warehouse schema and grants exactly:
 
 - USAGE on the schema (no CREATE);
 - SELECT on every table the data dictionary marks `bi` whose columns are all readable
-  (facts, daily metrics, dim_date, pipeline_runs, dq_validation_results);
+  (facts, daily metrics, dim_date, pipeline_runs, dq_validation_results, and the service
+  clock tables fact_claim_event, fact_claim_clock, daily_clock_attainment, clock_watchlist);
 - on dq_quarantine, SELECT on every column except row_data (a column-level grant: the row
   as read, masked or not, stays with the data engineers).
 

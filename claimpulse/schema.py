@@ -106,7 +106,7 @@ TABLE_ORDER = tuple(SOURCE_TABLES)
 
 EVENT_TYPES = ("accepted", "documents_requested", "documents_complete", "investigation_started",
                "investigation_completed", "decided", "paid", "closed", "reopened",
-               # optional events: clock stops and starts of the service standards
+               # optional (CLOCKS.md): service clocks use them; a source without them is valid
                "acknowledged", "settlement_agreed", "denial_notice_sent", "advance_paid")
 ACTOR_ROLES = ("intake", "handler", "investigator", "approver", "system")
 COMPLEXITIES = ("simple", "complex")

@@ -78,13 +78,16 @@ def _runner(workers: int, dask_address: str | None):
       validate_parameters=True)
 def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
              warehouse_url: str | None = None, config_path: str | None = None,
-             workers: int = 1, dask_address: str | None = None) -> dict:
-    """Recompute the local dates start..end (inclusive) from the source, whatever the watermarks."""
+             workers: int = 1, dask_address: str | None = None, as_of: dt.date | None = None) -> dict:
+    """Recompute the local dates start..end (inclusive) from the source, whatever the watermarks.
+
+    `as_of`: the local date service clocks are judged on (default: the run's start date)."""
     logger = get_run_logger()
     dates = bf.date_range(start, end)
     run = {"run_id": new_run_id(), "flow": "backfill", "started_at": pd.Timestamp.now(tz="UTC")}
     ready = preflight("backfill", source_url, warehouse_url, config_path, run["run_id"], run["started_at"])
     settings, key, wh = ready.settings, ready.key, ready.wh
+    run["as_of"] = as_of or run["started_at"].tz_convert(settings.timezone).date()
     bkey = bf.backfill_key(start, end)
     source = open_source(ready.source_url, settings.source_encodings())
     warnings: list[str] = []
@@ -108,7 +111,7 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
         written = compute_and_write.with_options(task_runner=_runner(workers, dask_address))(
             parts, settings, work.url, bkey, run["run_id"])
         alerts = bf.finish_backfill(work, plan, bkey, outcome.quarantine, outcome.results,
-                                    outcome.counts, reads, run, dates, written)
+                                    outcome.counts, reads, run, dates, written, settings)
     # ... audit, publish (leaving locked_run). Reads go to the published warehouse, read-only.
     reader = wh.reader()
     links = run_links(reader, settings, str(run["run_id"]), outcome.gx_results, logger)

@@ -27,6 +27,11 @@ OUTPUTS = {
     "daily_service_metrics": "metric_date, product_line, channel, region",
     "daily_standard_attainment": "metric_date, standard_id, product_line, channel, region",
     "daily_quality_metrics": "metric_date, customer_group, team",
+    # service clocks (issue 10): re-evaluated every run, restated by end date
+    "fact_claim_event": "event_id",
+    "fact_claim_clock": "clock_id, subject_id",
+    "daily_clock_attainment": "metric_date, clock_id, product_line, channel, region",
+    "clock_watchlist": "clock_id, subject_id",
 }
 
 

@@ -35,7 +35,8 @@ def _daily_rows(wh: Warehouse) -> int:
         return int(conn.exec_driver_sql(f"SELECT count(*) FROM {wh.table('daily_service_metrics')}").scalar())
 
 
-def test_head_is_the_quality_revision():
+def test_head_is_the_clock_revision():
+    # 0003 (clocks) is chained after 0004 (quality), which main merged first
     assert HEAD == "0004"
 
 

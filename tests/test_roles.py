@@ -18,7 +18,9 @@ from .warehouses import PG_URL, pg_engine
 
 BI_TABLES = ("fact_claim_service", "fact_survey_response", "fact_complaint", "daily_service_metrics",
              "daily_standard_attainment", "daily_quality_metrics", "speed_quality_alerts", "dim_date",
-             "pipeline_runs", "dq_validation_results")
+             "pipeline_runs", "dq_validation_results",
+             # service clocks (issue 10)
+             "fact_claim_event", "fact_claim_clock", "daily_clock_attainment", "clock_watchlist")
 
 
 def test_bi_grants_follow_the_brief():
@@ -66,6 +68,11 @@ def _seed(wh: Warehouse) -> None:
         wh.insert_frame(conn, "daily_service_metrics", pd.DataFrame({
             "metric_date": [pd.Timestamp("2026-03-04").date()], "product_line": ["ALL"],
             "channel": ["ALL"], "region": ["ALL"], "closed_claims": [3]}))
+        wh.insert_frame(conn, "clock_watchlist", pd.DataFrame({
+            "clock_id": ["cn_art23_decide_30d"], "subject": ["claim"], "subject_id": ["K4"],
+            "claim_id": ["K4"], "status": ["overdue"], "days_to_due": [-11],
+            "start_date": [pd.Timestamp("2026-10-20").date()], "due_date": [pd.Timestamp("2026-11-19").date()],
+            "as_of_date": [pd.Timestamp("2026-11-30").date()]}))
 
 
 def _as_role(role: str):
@@ -103,6 +110,9 @@ def test_reader_role_reads_bi_tables_and_nothing_else(bi_role, tmp_path):
             c.exec_driver_sql(f"SELECT * FROM {s}.{table} LIMIT 1").fetchall()
         assert c.exec_driver_sql(f"SELECT closed_claims FROM {s}.daily_service_metrics").scalar() == 3
         assert c.exec_driver_sql(f"SELECT reasons FROM {s}.dq_quarantine").scalar() == "milestone_order"
+        # a team lead's BI tool reads the service-clock watchlist
+        assert c.exec_driver_sql(f"SELECT days_to_due FROM {s}.clock_watchlist "
+                                 f"WHERE status = 'overdue'").scalar() == -11
         cols = ", ".join(bi_grants()["dq_quarantine"])
         assert len(c.exec_driver_sql(f"SELECT {cols} FROM {s}.dq_quarantine").fetchall()) == 1
     # the row as read stays with the data engineers

@@ -27,7 +27,7 @@ from alembic import context, op
 from claimpulse.dictionary import QUALITY_FACT_COLUMNS, SQL_TYPES, metadata
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
