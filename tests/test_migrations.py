@@ -35,8 +35,8 @@ def _daily_rows(wh: Warehouse) -> int:
         return int(conn.exec_driver_sql(f"SELECT count(*) FROM {wh.table('daily_service_metrics')}").scalar())
 
 
-def test_head_is_the_clock_revision():
-    # 0003 (clocks) is chained after 0004 (quality), which main merged first
+def test_head_is_the_quality_revision():
+    # 0001 initial → 0002 key fingerprint → 0003 service clocks → 0004 quality
     assert HEAD == "0004"
 
 
