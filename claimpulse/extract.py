@@ -161,17 +161,19 @@ class SqlSource:
                 queries.append(base.where(claim_col.in_(ids[i:i + CLAIM_BATCH])))
         if null_claim and claim_col is not None:
             queries.append(base.where(claim_col.is_(None)))
-        frames = []
-        try:
-            with self.engine.connect() as conn:
-                for q in queries:
-                    frames.append(pd.read_sql_query(q, conn, coerce_float=True))
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise self._unreachable(exc) from exc
+        frames = self._run_queries(queries)
         if not frames:
             return pd.DataFrame(columns=wanted)
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         return out.reset_index(drop=True)
+
+    def _run_queries(self, queries: list) -> list[pd.DataFrame]:
+        """Each query's rows as a frame, on one connection; an unreachable source is one error."""
+        try:
+            with self.engine.connect() as conn:
+                return [pd.read_sql_query(q, conn, coerce_float=True) for q in queries]
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise self._unreachable(exc) from exc
 
     def _read_where(self, table: SourceTable, cols: dict[str, str], wanted: list[str],
                     keys: Sequence[str] | None, changed_since: pd.Timestamp | None) -> pd.DataFrame:
@@ -189,13 +191,7 @@ class SqlSource:
                                          self._types.get(table.name, {}).get("updated_at"),
                                          changed_since) if "updated_at" in cols else None
             queries.append(base if where is None else base.where(where))
-        frames = []
-        try:
-            with self.engine.connect() as conn:
-                for q in queries:
-                    frames.append(pd.read_sql_query(q, conn, coerce_float=True))
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise self._unreachable(exc) from exc
+        frames = self._run_queries(queries)
         if not frames:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in wanted})
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

@@ -33,6 +33,28 @@ def require_service(ok: bool, what: str) -> None:
     pytest.skip(f"{what} did not answer; start it to run this test")
 
 
+def load_typed_csv(folder: Path, table: str):
+    """A hand-worked golden CSV as the accepted-frame dtypes of claimpulse.schema
+    (empty cell = null)."""
+    import pandas as pd
+
+    from claimpulse.schema import DECIMAL, INTEGER, SOURCE_TABLES, TEXT, TIMESTAMP
+
+    raw = pd.read_csv(folder / f"{table}.csv", dtype=str, keep_default_na=False, encoding="utf-8")
+    out = pd.DataFrame(index=raw.index)
+    for col, kind in SOURCE_TABLES[table].columns.items():
+        values = raw[col].replace("", None) if col in raw else pd.Series([None] * len(raw), dtype=object)
+        if kind == TEXT:
+            out[col] = values.astype("string")
+        elif kind == DECIMAL:
+            out[col] = pd.to_numeric(values).astype("float64")
+        elif kind == INTEGER:
+            out[col] = pd.to_numeric(values).astype("Int64")
+        elif kind == TIMESTAMP:
+            out[col] = pd.to_datetime(values, utc=True, format="ISO8601")
+    return out
+
+
 @pytest.fixture
 def pseudonym_env(monkeypatch):
     monkeypatch.setenv("CLAIMPULSE_PSEUDONYM_KEY", "test-key")

@@ -14,9 +14,8 @@ from claimpulse.clocks import (
     calendar_versions, evaluate_clocks, load_pack,
 )
 from claimpulse.config import ConfigError, default_settings
-from claimpulse.schema import DECIMAL, INTEGER, SOURCE_TABLES, TEXT, TIMESTAMP
 
-from .conftest import SPEC
+from .conftest import SPEC, load_typed_csv
 
 GOLDEN_CLOCKS = Path(__file__).with_name("golden-clocks")
 SH = "Asia/Shanghai"
@@ -465,20 +464,7 @@ def test_golden_clocks_copy_matches_spec():
 
 
 def _load(table: str) -> pd.DataFrame:
-    """A golden CSV as the accepted-frame dtypes of claimpulse.schema."""
-    raw = pd.read_csv(GOLDEN_CLOCKS / f"{table}.csv", dtype=str, keep_default_na=False, encoding="utf-8")
-    out = pd.DataFrame(index=raw.index)
-    for col, kind in SOURCE_TABLES[table].columns.items():
-        values = raw[col].replace("", None) if col in raw else pd.Series([None] * len(raw), dtype=object)
-        if kind == TEXT:
-            out[col] = values.astype("string")
-        elif kind == DECIMAL:
-            out[col] = pd.to_numeric(values).astype("float64")
-        elif kind == INTEGER:
-            out[col] = pd.to_numeric(values).astype("Int64")
-        elif kind == TIMESTAMP:
-            out[col] = pd.to_datetime(values, utc=True, format="ISO8601")
-    return out
+    return load_typed_csv(GOLDEN_CLOCKS, table)
 
 
 def test_golden_fact_claim_clock():

@@ -16,29 +16,16 @@ from claimpulse.metrics import (
     ATTAINMENT_COLUMNS, DAILY_COLUMNS, FACT_COLUMNS, build_fact, daily_service_metrics,
     daily_standard_attainment,
 )
-from claimpulse.schema import DECIMAL, INTEGER, SOURCE_TABLES, TEXT, TIMESTAMP
+from claimpulse.schema import SOURCE_TABLES
 
-from .conftest import GOLDEN
+from .conftest import GOLDEN, load_typed_csv
 
 KEY = b"golden-test-key"
 D4, D5, D6 = dt.date(2026, 3, 4), dt.date(2026, 3, 5), dt.date(2026, 3, 6)
 
 
 def load(table: str) -> pd.DataFrame:
-    """A tiny typed loader: the accepted-frame dtypes of claimpulse.schema."""
-    raw = pd.read_csv(GOLDEN / f"{table}.csv", dtype=str, keep_default_na=False, encoding="utf-8")
-    out = pd.DataFrame(index=raw.index)
-    for col, kind in SOURCE_TABLES[table].columns.items():
-        values = raw[col].replace("", None) if col in raw else pd.Series([None] * len(raw))
-        if kind == TEXT:
-            out[col] = values.astype("string")
-        elif kind == DECIMAL:
-            out[col] = pd.to_numeric(values).astype("float64")
-        elif kind == INTEGER:
-            out[col] = pd.to_numeric(values).astype("Int64")
-        elif kind == TIMESTAMP:
-            out[col] = pd.to_datetime(values, utc=True, format="ISO8601")
-    return out
+    return load_typed_csv(GOLDEN, table)
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +206,7 @@ def test_attainment_by_hand(attainment, daily):
 
 
 def test_golden_copy_matches_spec():
-    from .conftest import SPEC
+    from .conftest import SPEC, load_typed_csv
 
     spec = SPEC / "golden"
     if not spec.is_dir():
