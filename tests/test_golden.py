@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -206,7 +204,7 @@ def test_attainment_by_hand(attainment, daily):
 
 
 def test_golden_copy_matches_spec():
-    from .conftest import SPEC, load_typed_csv
+    from .conftest import SPEC
 
     spec = SPEC / "golden"
     if not spec.is_dir():
