@@ -54,11 +54,11 @@ def compute_and_write(parts: list, settings, warehouse_url: str, key: str, run_i
     futures = [compute_partition.submit(p) for p in parts]
     done, rows, t0 = 0, 0, time.monotonic()
     written = {"fact_claim_service": 0, "fact_survey_response": 0, "fact_complaint": 0,
-               "daily_service_metrics": 0, "daily_standard_attainment": 0}
+               "daily_service_metrics": 0, "daily_standard_attainment": 0, "daily_quality_metrics": 0}
     for fut in as_completed(futures):
         res = fut.result()
         for t, n in bf.write_partition(wh, res, key, run_id, settings).items():
-            written[t] += n
+            written[t] = written.get(t, 0) + n
         done += 1
         rows += res.rows
         rate = rows / max(time.monotonic() - t0, 1e-9)

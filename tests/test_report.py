@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from claimpulse.dictionary import metadata
 from claimpulse.report import (
     NO_DATA, ReportData, ageing_bands, build_report, clock_attainment_chart, close_days_chart,
     cost_by_type_frame, cost_payout_frame, docs_links, fmt_value, load_report_data, nice_ticks,
@@ -107,6 +108,13 @@ def _quarantine() -> pd.DataFrame:
     })
 
 
+# A warehouse from before the clocks and quality upgrades: the fixture drops what they added.
+UPGRADE_TABLES = ("fact_claim_clock", "clock_watchlist", "daily_clock_attainment",
+                  "daily_quality_metrics", "speed_quality_alerts")
+UPGRADE_FACT_COLUMNS = ("customer_group", "document_requests", "ask_once_met", "touches",
+                        "handoffs", "first_time_right")
+
+
 def _fill(w: Warehouse) -> Warehouse:
     w.ensure_schema()
     with w.transaction() as conn:
@@ -114,6 +122,10 @@ def _fill(w: Warehouse) -> Warehouse:
         w.insert_frame(conn, "daily_standard_attainment", _attainment())
         w.insert_frame(conn, "fact_claim_service", _facts())
         w.insert_frame(conn, "dq_quarantine", _quarantine())
+        for table in UPGRADE_TABLES:
+            conn.exec_driver_sql(f"DROP TABLE {w.table(table)}")
+        for col in UPGRADE_FACT_COLUMNS:
+            conn.exec_driver_sql(f"ALTER TABLE {w.table('fact_claim_service')} DROP COLUMN {col}")
     return w
 
 
@@ -207,7 +219,8 @@ def test_empty_warehouse_renders_no_data(tmp_path):
     out = build_report(w, tmp_path / "empty.html")
     page = out.read_text(encoding="utf-8")
     _assert_self_contained(page)
-    assert page.count("<svg") == OLD_WAREHOUSE_CHARTS
+    # A warehouse at the newest revision has the clock and quality tables too (empty).
+    assert page.count("<svg") == OLD_WAREHOUSE_CHARTS + 5
     assert page.count(NO_DATA) >= OLD_WAREHOUSE_CHARTS
 
 
@@ -357,8 +370,8 @@ def test_report_in_headless_chromium(which, charts, request, tmp_path):
 
 
 # --------------------------------------------------------------------------- an upgraded warehouse
-# The clock and quality tables come from other branches' dictionary entries; until they merge,
-# this fixture creates them with plain SQL in the schema, with the columns of the spec.
+# The upgrade adds the clock and quality tables (from the dictionary, as migrations 0003 and
+# 0004 do) and the quality columns of fact_claim_service.
 
 AS_OF = pd.Timestamp("2024-03-05 12:00", tz="UTC")   # the latest close (c3) = the data's "now"
 NEW_FACT_COLUMNS = ("customer_group VARCHAR(40)", "document_requests INTEGER", "ask_once_met BOOLEAN",
@@ -457,7 +470,7 @@ def _alerts() -> pd.DataFrame:
 
 
 def _upgrade(wh: Warehouse) -> Warehouse:
-    """`wh` after the clocks and quality upgrades: tables made with plain SQL, rows by to_sql."""
+    """`wh` after the clocks and quality upgrades: the dictionary's tables, rows by to_sql."""
     s = wh.schema
     new_tables = {
         "fact_claim_clock": CLOCK_COLS,
@@ -477,12 +490,13 @@ def _upgrade(wh: Warehouse) -> Warehouse:
     }
     rows = {"fact_claim_service": _quality_facts(), "clock_watchlist": _watchlist(),
             "daily_clock_attainment": _clock_attainment(), "speed_quality_alerts": _alerts()}
+    md = metadata(s)
     with wh.transaction() as conn:
         for col in NEW_FACT_COLUMNS:
             conn.exec_driver_sql(f"ALTER TABLE {s}.fact_claim_service ADD COLUMN {col}")
         conn.exec_driver_sql(f"DELETE FROM {s}.fact_claim_service")
-        for table, cols in new_tables.items():
-            conn.exec_driver_sql(f"CREATE TABLE {s}.{table} ({cols})")
+        for table in new_tables:
+            md.tables[f"{s}.{table}"].create(conn)
         for table, frame in rows.items():
             frame.to_sql(table, conn, schema=s, if_exists="append", index=False)
     return wh
