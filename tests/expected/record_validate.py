@@ -6,7 +6,6 @@ for two fixed inputs. tests/test_validate.py compares every later implementation
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from pathlib import Path
@@ -17,17 +16,22 @@ OUT = Path(__file__).with_name("validate_quarantine.json")
 DEMO_RUN_TIME = pd.Timestamp("2024-03-01 12:00", tz="UTC")
 
 
+DEMO_INPUT = Path(__file__).with_name("validate_demo_3000")
+
+
 def demo_reads():
-    """Seeded demo tables (with their injected bad rows), read as extraction reads them."""
-    from claimpulse.demo import generate
+    """The seeded demo tables (3,000 claims with their injected bad rows) that the previous
+    validation was recorded on, read as extraction reads them. They are stored as files
+    (validate_demo_3000/*.parquet, written by claimpulse.demo.generate(n_claims=3000, days=60,
+    seed=11, end=2024-03-01) at that time), so later changes to the demo generator do not
+    change this comparison's input."""
     from claimpulse.extract import coerce_table
     from claimpulse.schema import SOURCE_TABLES, TABLE_ORDER
 
-    frames = generate(n_claims=3000, days=60, seed=11, end=dt.date(2024, 3, 1))
     out = {}
     for t in TABLE_ORDER:
-        raw = frames[t].astype(object).where(frames[t].notna(), None).astype(str).where(
-            frames[t].notna(), None)
+        raw = pd.read_parquet(DEMO_INPUT / f"{t}.parquet")
+        raw = raw.astype(object).where(raw.notna(), None)
         out[t] = coerce_table(raw, SOURCE_TABLES[t], "Asia/Shanghai")
     return out
 
