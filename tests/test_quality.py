@@ -388,12 +388,15 @@ def test_overdue_clocks_counted_only_when_clock_tables_exist(tmp_path):
 
     wh = Warehouse(f"duckdb:///{tmp_path}/w.duckdb", "claimpulse")
     wh.ensure_schema()
-    assert quality.overdue_clocks(wh) is None
-    with wh.transaction() as conn:   # the shape branch clk2's table has for this purpose
-        conn.exec_driver_sql(f"CREATE TABLE {wh.table('fact_claim_clock')} (claim_id TEXT, status TEXT)")
-        conn.exec_driver_sql(f"INSERT INTO {wh.table('fact_claim_clock')} VALUES "
-                             "('A', 'overdue'), ('B', 'met'), ('C', 'overdue')")
+    assert quality.overdue_clocks(wh) == 0   # the clock tables exist, empty
+    with wh.transaction() as conn:
+        wh.insert_frame(conn, "fact_claim_clock", pd.DataFrame({
+            "clock_id": "c", "subject": "claim", "subject_id": ["A", "B", "C"], "claim_id": ["A", "B", "C"],
+            "status": ["overdue", "met", "overdue"]}))
     assert quality.overdue_clocks(wh) == 2
+    with wh.transaction() as conn:   # a warehouse from before the clocks upgrade
+        conn.exec_driver_sql(f"DROP TABLE {wh.table('fact_claim_clock')}")
+    assert quality.overdue_clocks(wh) is None
 
 
 def test_run_summary_says_what_got_worse():
