@@ -134,7 +134,9 @@ def to_arrow(frame: pd.DataFrame, table: str) -> pa.Table:
     for name in frame.columns:
         s = frame[name]
         kind = types.get(name)
-        if kind == "timestamptz":
+        if s.isna().all():  # a column the frame did not have (reindexed in as NaN): all NULL
+            arr = pa.nulls(len(s), type=pa.string())
+        elif kind == "timestamptz":
             if not isinstance(s.dtype, pd.DatetimeTZDtype):
                 # naive values are UTC instants (the pipeline keeps every timestamp in UTC)
                 s = pd.to_datetime(s, utc=True, format="mixed") if s.dtype == object \
