@@ -168,7 +168,7 @@ def test_demo_source_incremental_and_corrections_equal_full(harness, tmp_path, p
         getattr(src, kind)(rng)
     src.save()
     # a hard delete is the reconciliation's to find (a nightly run reads only changed rows)
-    assert nightly(src.url, inc.url, None, today, reconcile=True)["mode"] == "incremental"
+    assert nightly(src.url, inc.url, None, today, reconcile=True)["mode"] == "reconcile"
     nightly(src.url, fresh.url, None, today)
     same_clock_tables(inc, fresh, CLOCK_TABLES)
     counts = read(fresh, "fact_claim_clock")["status"].value_counts()
