@@ -28,6 +28,8 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from .config import Settings
@@ -36,6 +38,8 @@ from .models import insert_model
 from .warehouse import Warehouse, to_json
 
 EVENT_COLUMNS = ("event_id", "claim_id", "event_type", "occurred_at", "actor_role")
+# what the engine reads of an event (actor_role is kept in the warehouse, not counted on)
+ENGINE_EVENT_COLUMNS = ("event_id", "claim_id", "event_type", "occurred_at")
 CLAIM_COLUMNS = ("claim_id", "product_line", "channel", "region", "team", "complexity", "outcome",
                  "denial_reason", "reported_at")
 COMPLAINT_COLUMNS = ("complaint_id", "claim_id", "received_at", "resolved_at", "source")
@@ -103,7 +107,7 @@ def clock_claims(wh: Warehouse, conn, claim_ids, as_of: dt.date,
                                         "fact_claim_clock"))
     if claim_ids is None or prev is None or as_of < prev:
         ids = wh.read_sql(conn, f"SELECT claim_id FROM {f} UNION SELECT claim_id FROM {k}")
-        return sorted(ids["claim_id"].dropna().astype(str).unique()), True
+        return _sorted_ids(ids["claim_id"]), True
     rel = wh.stage_keys(conn, "clock_changed", list(claim_ids))
     parts = [f"SELECT k AS claim_id FROM {rel}",
              f"SELECT claim_id FROM {k} WHERE stopped_at IS NULL OR status = 'indeterminate'"]
@@ -114,7 +118,15 @@ def clock_claims(wh: Warehouse, conn, claim_ids, as_of: dt.date,
                   f"SELECT claim_id FROM {f} WHERE reported_at >= :cut",
                   f"SELECT claim_id FROM {c} WHERE received_at >= :cut OR resolved_at >= :cut"]
     ids = wh.read_sql(conn, " UNION ".join(parts), params or None)
-    return sorted(ids["claim_id"].dropna().astype(str).unique()), False
+    return _sorted_ids(ids["claim_id"]), False
+
+
+def _sorted_ids(s: pd.Series) -> list[str]:
+    """Distinct non-null ids as text, sorted, by Arrow (sorted() over 1M pandas strings costs
+    most of a second; UTF-8 byte order is code point order, the same as sorted())."""
+    arr = pa.array(s.dropna().astype(str).to_numpy(dtype=object), type=pa.large_string())
+    arr = pc.unique(arr)
+    return arr.take(pc.sort_indices(arr)).to_pylist()
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -127,18 +139,28 @@ def _utc(s: pd.Series) -> pd.Series:
     return pd.to_datetime(s, utc=True)
 
 
+def _read_frame(wh: Warehouse, conn, sql: str) -> pd.DataFrame:
+    """Rows of `sql`. On DuckDB through Arrow, text as Arrow-backed "string": at 1M claims the
+    5.8M events as Python string objects cost seconds and about a gigabyte."""
+    if wh.dialect != "duckdb":
+        return wh.read_sql(conn, sql)
+    table = conn.connection.driver_connection.sql(sql).to_arrow_table()
+    text = pd.StringDtype("pyarrow")
+    return table.to_pandas(types_mapper={pa.string(): text, pa.large_string(): text}.get)
+
+
 def read_inputs(wh: Warehouse, conn, rel: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The engine's claims, events and complaints of the claims in `rel`, from the warehouse."""
     def read(table: str, cols: tuple[str, ...]) -> pd.DataFrame:
-        df = wh.read_sql(conn, f"SELECT {', '.join(cols)} FROM {wh.table(table)} "
-                               f"WHERE claim_id IN (SELECT k FROM {rel})")
+        df = _read_frame(wh, conn, f"SELECT {', '.join(cols)} FROM {wh.table(table)} "
+                                   f"WHERE claim_id IN (SELECT k FROM {rel})")
         kinds = {c.name: c.type for c in TABLES[table].columns}
         for col in cols:
             if kinds[col] == "timestamptz":
                 df[col] = _utc(df[col])
         return df
 
-    return (read("fact_claim_service", CLAIM_COLUMNS), read("fact_claim_event", EVENT_COLUMNS),
+    return (read("fact_claim_service", CLAIM_COLUMNS), read("fact_claim_event", ENGINE_EVENT_COLUMNS),
             read("fact_complaint", COMPLAINT_COLUMNS))
 
 
@@ -185,6 +207,26 @@ def _stopped_dates(df: pd.DataFrame) -> set[dt.date]:
 
 # ----------------------------------------------------------------------------- the run's step
 
+def _write_clocks(wh: Warehouse, conn, frame: pd.DataFrame) -> int:
+    """Append clock rows to fact_claim_clock. On DuckDB as one Arrow table: the engine's
+    columns are Arrow already, and DuckDB scans Arrow strings several times faster than a
+    pandas frame's (measured at 1M claims: 3.4 s -> under 1 s)."""
+    if wh.dialect != "duckdb":
+        return wh.insert_frame(conn, "fact_claim_clock", frame)
+    from .warehouse import WarehouseError
+    from .warehouse.base import first_line
+
+    raw = conn.connection.driver_connection
+    physical = wh.physical_columns(raw, "fact_claim_clock")
+    table = pa.Table.from_pandas(frame.reindex(columns=physical), preserve_index=False)
+    try:
+        raw.from_arrow(table).insert_into(wh.table("fact_claim_clock"))
+    except Exception as exc:  # duckdb.Error, raised by the raw connection
+        raise WarehouseError(f"warehouse {wh.describe()} rejected the write to fact_claim_clock: "
+                             f"{first_line(exc)}") from exc
+    return len(frame)
+
+
 def claims_per_batch() -> int:
     from .pipeline import chunk_claims
 
@@ -203,11 +245,14 @@ def recompute_clocks(wh: Warehouse, conn, settings: Settings, claim_ids, as_of: 
     dates: set[dt.date] = set()
     changed = inserted = 0
     step = claims_per_batch()
+    # an empty fact_claim_clock (a first run) has nothing to compare: no read-back per batch
+    stored = not wh.read_sql(conn, f"SELECT 1 AS x FROM {k} LIMIT 1").empty
     for i in range(0, len(ids), step):
         rel = wh.stage_keys(conn, "clock_claims", ids[i:i + step])
         claims, events, complaints = read_inputs(wh, conn, rel)
         new = evaluate_clocks(claims, events, complaints, settings.clock_config, settings.timezone, as_of)
-        old = wh.read_table(conn, "fact_claim_clock", f"WHERE claim_id IN (SELECT k FROM {rel})")
+        old = wh.read_table(conn, "fact_claim_clock", f"WHERE claim_id IN (SELECT k FROM {rel})") \
+            if stored else new.iloc[:0]
         if len(old):  # only clocks whose values changed are rewritten
             new_id, old_id = _row_ids(new), _row_ids(old)
             gone, fresh = old[~np.isin(old_id, new_id)], new[~np.isin(new_id, old_id)]
@@ -218,8 +263,7 @@ def recompute_clocks(wh: Warehouse, conn, settings: Settings, claim_ids, as_of: 
             conn.exec_driver_sql(f"DELETE FROM {k} WHERE (clock_id || chr(31) || subject_id) "
                                  f"IN (SELECT k FROM {grel})")
         # reset_index: DuckDB scans an Arrow-backed frame with its index as an extra column
-        inserted += wh.insert_frame(conn, "fact_claim_clock",
-                                    fresh.reset_index(drop=True).assign(**meta)) if len(fresh) else 0
+        inserted += _write_clocks(wh, conn, fresh.reset_index(drop=True).assign(**meta)) if len(fresh) else 0
         changed += len(gone) + len(fresh)
         if not everything:  # (every date is restated anyway)
             dates |= _stopped_dates(gone) | _stopped_dates(fresh)
