@@ -241,7 +241,7 @@ _CLOCK_DIMS = (
 FACT_CLAIM_CLOCK = TableDoc(
     "fact_claim_clock", "one row per started service clock (clock x claim or complaint)",
     "Every service clock (statutory pack or configured) that applies and has started, counted as "
-    "CLOCKS.md says: local dates in the clock's timezone, the start day not counted, pauses, "
+    "docs/metrics.md says: local dates in the clock's timezone, the start day not counted, pauses, "
     "business days, roll-forward. Clocks that have not stopped are re-evaluated by every run.",
     (
         _c("clock_id", "text", "Clock id (pack or configured clock)", False),
