@@ -23,6 +23,9 @@ child) is sampled every 0.1 s with psutil:
   cli_nightly    `claimpulse run` after ~1% of claims changed in the source (channel moved,
                  late surveys, closed events shifted by a day, later updated_at)
   stages_nightly the same nightly change set in-process, stage by stage
+  chunks_w1 / chunks_w2   a full run's chunk phase (read buckets, validate, compute; nothing
+                 written) on 1 and 2 local worker processes (bench/_chunks.py, tasks/chunks.py)
+  cli_full_w2    `claimpulse run --workers 2` into an empty warehouse
   backfill_w1 / backfill_w2   `claimpulse backfill` over the last 30 local dates, 1 and 2 workers
   prefect_noop   a flow that does nothing: the Prefect temporary server's start alone
 
@@ -51,8 +54,8 @@ RESULTS = BENCH / "results"
 PY = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
 CLI = str(Path(PY).with_name("claimpulse"))
 
-ALL_SCENARIOS = ("full", "noop", "stages", "pandasread", "extract", "sqlref", "nightly", "backfill")
-DEFAULT_SCENARIOS = ("full", "noop", "stages", "extract", "sqlref", "nightly", "backfill")
+ALL_SCENARIOS = ("full", "noop", "stages", "pandasread", "extract", "sqlref", "workers", "nightly", "backfill")
+DEFAULT_SCENARIOS = ("full", "noop", "stages", "extract", "sqlref", "workers", "nightly", "backfill")
 SEED, DAYS = 1, 365
 PSEUDONYM_KEY = "bench-only-key"
 
@@ -312,6 +315,24 @@ def bench_size(n: int, scenarios: set[str], args, run_meta: dict) -> dict:
                       "rows_read": s["rows_read"], "rows_extracted": rows_total(s["rows_read"]),
                       "metric_rows": s["metric_rows"], "compare": s.get("compare")})
         m.append(r)
+    if "workers" in scenarios:
+        # the chunk phase (read buckets, validate, compute; no writer) on 1 and 2 local workers
+        for w in (1, 2):
+            name, out_json = f"chunks_w{w}", work / f"chunks_w{w}.json"
+            r = measure(name, [PY, str(BENCH / "_chunks.py"), "--source", src_url, "--workers", str(w),
+                               "--out", str(out_json)], env, work / f"{name}.log", **lim)
+            if r["returncode"] == 0:
+                s = json.loads(out_json.read_text())
+                r.update({"stages_s": s["stages_s"], "stage_total_s": s["total_s"], "chunks": s["chunks"],
+                          "workers_seen": s["workers_seen"], "rows_extracted": s["rows"]})
+            m.append(r)
+        # the whole command line with --workers 2 (peak RSS: the writer; tree: with its workers)
+        r = measure("cli_full_w2", [CLI, "run", "--workers", "2", "--source", src_url, "--warehouse",
+                                    f"duckdb:///{work / 'wh_w2.duckdb'}"], env, work / "cli_full_w2.log", **lim)
+        if r["returncode"] == 0:
+            r.update(last_run_counts(work / "wh_w2.duckdb"))
+            r["rows_extracted"] = rows_total(r.get("rows_read"))
+        m.append(r)
     if "nightly" in scenarios or "backfill" in scenarios:
         change = mutate_source(src)
         print(f"  nightly change set: {change}", flush=True)
@@ -367,6 +388,12 @@ def derived(size: dict) -> dict:
         out["clocks_share_of_full"] = round(st.get("clocks", 0) / by["stages_full"]["stage_total_s"], 3)
     if "stages_nightly" in by:
         out["clocks_nightly_s"] = by["stages_nightly"]["stages_s"].get("clocks")
+    if "chunks_w1" in by and "chunks_w2" in by:
+        # the target: two local workers >= 1.6x faster than one on validate + compute
+        out["two_workers_speedup_chunks"] = round(by["chunks_w1"]["stages_s"]["chunks"]
+                                                  / by["chunks_w2"]["stages_s"]["chunks"], 2)
+    if "cli_full_w2" in by and "cli_full" in by:
+        out["two_workers_speedup_cli_full"] = round(by["cli_full"]["wall_s"] / by["cli_full_w2"]["wall_s"], 2)
     if "extract_pandas" in by and "extract_fast" in by:
         out["extract_speedup"] = round(by["extract_pandas"]["stage_total_s"] / by["extract_fast"]["stage_total_s"], 1)
     if "stages_full_pandasread" in by and "stages_full" in by:

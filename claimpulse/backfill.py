@@ -28,7 +28,7 @@ import pandas as pd
 from . import clock_load, metrics, quality
 from .config import Settings
 from .extract import as_text, check_columns, to_timestamp
-from .pipeline import Outputs, RunPlan, update_quarantine, write_run, read_keys_of, recompute_dates
+from .pipeline import Outputs, RunPlan, update_quarantine, write_run, recompute_dates
 from .schema import CLAIM_EVENTS, CLAIMS, COMPLAINTS, SOURCE_TABLES, SURVEYS
 from .warehouse import Warehouse
 
@@ -210,7 +210,7 @@ def write_partition(wh: Warehouse, res: PartitionResult, key: str, run_id: str,
 
 
 def finish_backfill(wh: Warehouse, plan: RunPlan, key: str, quarantine: pd.DataFrame,
-                    results: pd.DataFrame, counts: pd.DataFrame, reads, run: dict,
+                    results: pd.DataFrame, counts: pd.DataFrame, read_keys: pd.DataFrame, run: dict,
                     dates: list[dt.date], written: dict[str, int],
                     settings: Settings | None = None) -> pd.DataFrame:
     """Bookkeeping once every partition committed: service clocks (of the claims read and every
@@ -223,7 +223,7 @@ def finish_backfill(wh: Warehouse, plan: RunPlan, key: str, quarantine: pd.DataF
         if settings is not None:
             written.update(clock_load.recompute_clocks(wh, conn, settings, plan.touched, as_of_of(run, settings),
                                                        {"loaded_at": now, "run_id": run["run_id"]}))
-        update_quarantine(wh, conn, plan, quarantine, read_keys_of(reads), now, run["run_id"])
+        update_quarantine(wh, conn, plan, quarantine, read_keys, now, run["run_id"])
         if len(results):
             wh.insert_frame(conn, "dq_validation_results",
                             results.assign(run_id=run["run_id"], validated_at=run["started_at"]))

@@ -75,11 +75,11 @@ def iter_batches(source, table: SourceTable, batch_rows: int = BATCH_ROWS,
                 for chunk in pd.read_sql_query(query, conn, chunksize=batch_rows, coerce_float=True):
                     yield chunk
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            unreachable = getattr(source, "_unreachable", None)
+            unreachable = getattr(source, "unreachable", None)
             raise (unreachable(exc) if unreachable else exc) from exc
     elif isinstance(source, FolderSource):
-        for f in source._files(table):
-            yield source._read_file(f, table)
+        for f in source.files(table):
+            yield source.read_file(f, table)
     else:  # any object with .read(table)
         yield source.read(table)
 
@@ -175,8 +175,9 @@ def spill(source, n_buckets: int, touched: pd.Index | None = None, read_null_cla
             except Exception:  # noqa: BLE001 - any doubt in the fast read: the pandas path is the reference
                 buckets.drop(t.name)
                 ids = _spill_table(buckets, source, t, touched, read_null_claims, batch_rows, fast=False)
-            if touched is None:  # every id seen: those occurring twice anywhere, for all chunks
-                buckets.dup_keys[t.name] = duplicated_keys(
+            # ids occurring twice among the rows spilled (every row on a full plan), whichever
+            # chunks their copies land in: all their copies are quarantined
+            buckets.dup_keys[t.name] = duplicated_keys(
                     pd.concat(ids, ignore_index=True) if ids else pd.Series([], dtype="string"))
     except BaseException:
         buckets.cleanup()
@@ -186,7 +187,7 @@ def spill(source, n_buckets: int, touched: pd.Index | None = None, read_null_cla
 
 def _spill_table(buckets: Buckets, source, t: SourceTable, touched: pd.Index | None,
                  read_null_claims: bool, batch_rows: int, fast: bool) -> list[pd.Series]:
-    """Spill one table; returns its ids (normalized) when every row is kept, else []."""
+    """Spill one table; returns the ids (normalized) of the rows it kept."""
     ids: list[pd.Series] = []
     for batch in iter_batches(source, t, batch_rows, fast=fast):
         keep = None
@@ -195,7 +196,7 @@ def _spill_table(buckets: Buckets, source, t: SourceTable, touched: pd.Index | N
             keep = pd.Series(isin_mask(claim, touched), index=claim.index)
             if read_null_claims:
                 keep |= claim.isna()
-        if touched is None:
-            ids.append(as_text(batch[t.key]))
+        key = as_text(batch[t.key])
+        ids.append(key if keep is None else key[keep.to_numpy()])
         buckets.add(t.name, batch, keep)
     return ids

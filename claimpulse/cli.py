@@ -18,6 +18,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(Path(__file__).with_name("logging.yml")))
+# Without PREFECT_API_URL each run starts a temporary Prefect server; on a busy machine its
+# start can take longer than Prefect's 20 s default, which would fail the run for nothing.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 import typer  # noqa: E402
 
@@ -132,7 +135,12 @@ def run(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = Co
             "timezone, at the run's start]")),
         reconcile: bool = typer.Option(False, "--reconcile", help=(
             "Also find rows deleted from the source (compares every source id with the "
-            "warehouse; the weekly reconcile deployment does this)"))) -> None:
+            "warehouse; the weekly reconcile deployment does this)")),
+        workers: int = typer.Option(1, "--workers", min=1, metavar="N", help=(
+            "Claim chunks validated and computed in N parallel processes (runs bigger than "
+            "one chunk, $CLAIMPULSE_CHUNK_CLAIMS claims); one process writes")),
+        dask_address: str = typer.Option(None, "--dask-address", metavar="ADDR",
+                                         help="Validate and compute the chunks on this Dask cluster")) -> None:
     """Nightly job: process what changed since the watermark."""
     as_of_date = _date(as_of, "--as-of")
     _preflight("reconcile" if reconcile else "nightly", source, warehouse, config)
@@ -143,7 +151,7 @@ def run(source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = Co
         result = (reconcile_flow if reconcile else nightly)(
             source_url=_secret_free(source, "CLAIMPULSE_SOURCE_URL"),
             warehouse_url=_secret_free(warehouse, "CLAIMPULSE_WAREHOUSE_URL"),
-            config_path=config, as_of=as_of_date)
+            config_path=config, as_of=as_of_date, workers=workers, dask_address=dask_address)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     for w in result.get("warnings", []):
@@ -166,9 +174,10 @@ def backfill(
     start: str = typer.Option(..., "--start", metavar="YYYY-MM-DD", help="First local date"),
     end: str = typer.Option(..., "--end", metavar="YYYY-MM-DD", help="Last local date (inclusive)"),
     source: str = SourceOpt, warehouse: str = WarehouseOpt, config: str = ConfigOpt,
-    workers: int = typer.Option(1, "--workers", min=1, metavar="N", help="Partitions computed in parallel (threads)"),
+    workers: int = typer.Option(1, "--workers", min=1, metavar="N", help=(
+        "Chunks validated and computed in N processes, partitions in N threads")),
     dask_address: str = typer.Option(None, "--dask-address", metavar="ADDR",
-                                     help="Compute partitions on this Dask cluster"),
+                                     help="Validate, compute and slice on this Dask cluster"),
 ) -> None:
     """Recompute the local dates START..END from the source (resumable)."""
     s, e = _date(start, "--start"), _date(end, "--end")

@@ -104,7 +104,15 @@ class SqlSource:
     def describe(self) -> str:
         return mask_url(self.url)
 
-    def _unreachable(self, exc: sa.exc.DBAPIError) -> SourceUnreachable:
+    # An engine does not pickle: a worker process (claimpulse.pipeline.Chunks) opens its own.
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "engine"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+
+    def unreachable(self, exc: sa.exc.DBAPIError) -> SourceUnreachable:
         lines = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
         detail = " ".join(lines[0].split()) if lines else type(exc).__name__
         for secret in url_secrets(self.url):
@@ -116,7 +124,7 @@ class SqlSource:
         try:
             return self._columns_of(table)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise self._unreachable(exc) from exc
+            raise self.unreachable(exc) from exc
 
     def _columns_of(self, table: SourceTable) -> dict[str, str]:
         if table.name not in self._columns:
@@ -173,7 +181,7 @@ class SqlSource:
             with self.engine.connect() as conn:
                 return [pd.read_sql_query(q, conn, coerce_float=True) for q in queries]
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise self._unreachable(exc) from exc
+            raise self.unreachable(exc) from exc
 
     def _read_where(self, table: SourceTable, cols: dict[str, str], wanted: list[str],
                     keys: Sequence[str] | None, changed_since: pd.Timestamp | None) -> pd.DataFrame:
@@ -230,7 +238,7 @@ class FolderSource:
     def describe(self) -> str:
         return str(self.path)
 
-    def _files(self, table: SourceTable) -> list[str]:
+    def files(self, table: SourceTable) -> list[str]:
         """The table's files, sorted: `<table>.csv`, `<table>_2026-03-01.csv`, `<table>-b.parquet`
         ... (names and extensions matched case-insensitively, as Windows exports spell them).
         Empty (0-byte) files hold no rows and are skipped with a warning."""
@@ -254,7 +262,7 @@ class FolderSource:
         enc = self.encoding
         return enc if isinstance(enc, str) else enc.get(table.name, enc.get("default", "utf-8"))
 
-    def _read_file(self, f: str, table: SourceTable, header_only: bool = False,
+    def read_file(self, f: str, table: SourceTable, header_only: bool = False,
                    columns: Sequence[str] | None = None) -> pd.DataFrame:
         encoding = self.encoding_of(table)
         wanted = None if columns is None else {str(c).lower() for c in columns}
@@ -286,11 +294,11 @@ class FolderSource:
     def columns(self, table: SourceTable) -> dict[str, str]:
         """Columns of the table's files (their union). Every file must have the required
         columns: one file of many without one is a table-level error naming that file."""
-        files = self._files(table)
+        files = self.files(table)
         if not files:
             raise SourceError(f"source table {table.name!r} not found: no {table.name}*.csv or "
                               f"{table.name}*.parquet in {self.path}")
-        headers = {f: list(self._read_file(f, table, header_only=True).columns) for f in files}
+        headers = {f: list(self.read_file(f, table, header_only=True).columns) for f in files}
         union: dict[str, str] = {}
         for cols in headers.values():
             union.update({c: c for c in cols})
@@ -307,13 +315,13 @@ class FolderSource:
         """Rows of `table`'s files, filtered as SqlSource.read filters. Files have no index: a
         keyed or changed-since read still reads every file, but only the columns it needs
         (plus the filter's), and keeps only the matching rows."""
-        files = self._files(table)
+        files = self.files(table)
         if not files:
             self.columns(table)  # raises the clear error
         need = None if columns is None else list(dict.fromkeys(
             [*columns, *([table.key] if keys is not None else []),
              *(["updated_at"] if changed_since is not None else [])]))
-        frames = [self._read_file(f, table, columns=need) for f in files]
+        frames = [self.read_file(f, table, columns=need) for f in files]
         df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         if keys is not None:
             df = df[isin_mask(as_text(df[table.key]), list(keys))]
@@ -678,7 +686,7 @@ def count_rows(source, table: SourceTable) -> int:
                 return int(conn.execute(sa.select(sa.func.count()).select_from(
                     sa.table(cols["__table__"]))).scalar_one())
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise source._unreachable(exc) from exc
+            raise source.unreachable(exc) from exc
     return len(source.read(table, columns=[table.key]))
 
 

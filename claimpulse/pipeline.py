@@ -23,6 +23,7 @@ import ctypes
 import datetime as dt
 import logging
 import os
+import socket
 import sys
 from dataclasses import dataclass, field
 
@@ -81,7 +82,7 @@ def plan_changes(source, settings: Settings, watermarks: dict[str, pd.Timestamp]
     """
     if not watermarks:
         # Everything is rebuilt: no scan. The reads themselves give the new watermarks and
-        # the row counts (note_reads), and a spilled run finds its duplicated ids (Chunks).
+        # the row counts (write_chunk_result), and a spilled run finds its duplicated ids (Chunks).
         for t in SOURCE_TABLES.values():
             check_columns(source, t)
         return RunPlan("full", None, True, {}, {}, {}, count_rows(source, SOURCE_TABLES["claims"]))
@@ -217,20 +218,26 @@ class Chunks:
     """The plan's source rows as `n` chunks of whole claims (see claimpulse.buckets).
 
     Small plans are one in-memory chunk read directly; large ones are spilled to local disk
-    in claim buckets, so memory is bounded by one chunk, not by the history.
+    in claim buckets, so memory is bounded by one chunk, not by the history. A Chunks pickles
+    (the source travels as its URL): worker processes read their buckets themselves, so a
+    chunk's raw rows never pass through the process that writes the warehouse.
     """
 
-    def __init__(self, source, settings: Settings, plan: RunPlan):
+    def __init__(self, source, settings: Settings, plan: RunPlan, workers: int = 1):
         self.source, self.settings, self.plan = source, settings, plan
         size = plan.total_claims if plan.touched is None else len(plan.touched)
         self.n = max(1, -(-size // chunk_claims()))
+        if self.n > 1 and workers > 1:
+            # whole rounds: no worker idles through the last one (6 chunks for 2 workers, not 5)
+            self.n = -(-self.n // workers) * workers
         self._buckets = None
         if self.n > 1:
             from .buckets import spill
 
             self._buckets = spill(source, self.n, plan.touched, plan.read_null_claims)
-            if plan.touched is None:  # a full plan did not scan: the spill saw every id
-                plan.dup_keys = self._buckets.dup_keys
+            # ids duplicated across chunks (on a full plan: anywhere, as the spill saw every id)
+            for name, dup in self._buckets.dup_keys.items():
+                plan.dup_keys[name] = dup.union(plan.dup_keys[name]) if name in plan.dup_keys else dup
 
     def read(self, i: int) -> dict[str, TableRead]:
         if self._buckets is None:
@@ -245,6 +252,34 @@ class Chunks:
     def cleanup(self) -> None:
         if self._buckets is not None:
             self._buckets.cleanup()
+
+
+def combine_chunks(results: list[ChunkResult]) -> ChunkResult:
+    """Many chunks' results as one (a backfill keeps its facts to slice them by date)."""
+    def cat(frames: list[pd.DataFrame | None]) -> pd.DataFrame | None:
+        frames = [f for f in frames if f is not None]
+        if not frames:
+            return None
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+    if len(results) == 1:
+        return results[0]
+    outputs = Outputs(*(cat([getattr(r.outputs, f) for r in results])
+                        for f in ("fact", "surveys", "complaints", "events")))
+    latest: dict = {}
+    for r in results:
+        for name, wm in r.latest.items():
+            latest[name] = wm if name not in latest else max(latest[name], wm)
+    gx: dict = {}
+    for r in results:
+        gx.update(r.gx_results)  # the Data Docs hold every chunk; the summary shows the last
+    return ChunkResult(
+        outputs, cat([r.quarantine for r in results]),
+        _combine_results([_unique_results_from_quarantine(r.results, r.quarantine) for r in results]),
+        combine_counts([r.counts for r in results]), gx, cat([r.read_keys for r in results]),
+        {name: sum(r.rows_read.get(name, 0) for r in results) for name in SOURCE_TABLES}, latest,
+        {name: cols for r in results for name, cols in r.extra_columns.items()},
+        ",".join(sorted({r.worker for r in results})))
 
 
 @dataclass
@@ -299,15 +334,6 @@ class LoadState:
     latest: dict = field(default_factory=dict)
 
 
-def note_reads(state: LoadState, reads: dict[str, TableRead]) -> None:
-    for name, r in reads.items():
-        state.rows_read[name] = state.rows_read.get(name, 0) + len(r.raw)
-        wm = r.typed["updated_at"].max() if "updated_at" in r.typed and len(r.typed) else None
-        if wm is not None and pd.notna(wm):
-            prev = state.latest.get(name)
-            state.latest[name] = wm if prev is None else max(prev, wm)
-
-
 def begin_load(wh: Warehouse, conn, plan: RunPlan, run: dict) -> LoadState:
     """Inside the run's transaction: note the dates the plan's claims touch now, then drop
     their fact rows (the chunks write them anew)."""
@@ -333,9 +359,55 @@ def begin_load(wh: Warehouse, conn, plan: RunPlan, run: dict) -> LoadState:
     return state
 
 
-def write_chunk(wh: Warehouse, conn, state: LoadState, outputs: Outputs, quarantine: pd.DataFrame,
-                results: pd.DataFrame, counts: pd.DataFrame, reads: dict[str, TableRead]) -> None:
+@dataclass
+class ChunkResult:
+    """One chunk validated and computed: what the single writer needs of it. The raw, typed
+    and accepted frames stay where the chunk was processed (a worker process, a Dask worker),
+    so only facts, quarantine and bookkeeping travel back."""
+    outputs: Outputs
+    quarantine: pd.DataFrame
+    results: pd.DataFrame
+    counts: pd.DataFrame
+    gx_results: dict                        # table -> GX validation result (Data Docs, summary)
+    read_keys: pd.DataFrame | None          # (source_table, source_key) read; None on a full plan
+    rows_read: dict[str, int]
+    latest: dict[str, pd.Timestamp]         # per table: the latest updated_at read
+    extra_columns: dict[str, list[str]]     # per table: source columns the contract ignores
+    worker: str = ""                        # host:pid that processed it (logs, tests)
+
+
+def chunk_result(reads: dict[str, TableRead], outcome, outputs: Outputs,
+                 keep_read_keys: bool = True) -> ChunkResult:
+    latest = {}
+    for name, r in reads.items():
+        wm = r.typed["updated_at"].max() if "updated_at" in r.typed and len(r.typed) else None
+        if wm is not None and pd.notna(wm):
+            latest[name] = wm
+    return ChunkResult(outputs, outcome.quarantine, outcome.results, outcome.counts,
+                       dict(outcome.gx_results), read_keys_of(reads) if keep_read_keys else None,
+                       {name: len(r.raw) for name, r in reads.items()}, latest,
+                       {name: list(r.extra_columns) for name, r in reads.items() if r.extra_columns},
+                       f"{socket.gethostname()}:{os.getpid()}")
+
+
+def process_chunk(chunks: Chunks, i: int, settings: Settings, key: bytes, run_time: pd.Timestamp,
+                  partition: str, run_name: str | None = None, prune_docs: bool = True) -> ChunkResult:
+    """Read, validate and compute chunk `i` (pure apart from reading its bucket and, with a
+    run name, adding its GX results to the Data Docs). Runs wherever the task runner puts it."""
+    from .validate import validate_sources
+
+    reads = chunks.read(i)
+    outcome = validate_sources({t: r.typed for t, r in reads.items()},
+                               {t: r.raw for t, r in reads.items()},
+                               {t: r.failures for t, r in reads.items()},
+                               settings, run_time, partition, run_name=run_name, prune_docs=prune_docs)
+    outputs = compute(outcome.accepted, settings, key)
+    return chunk_result(reads, outcome, outputs, keep_read_keys=chunks.plan.touched is not None)
+
+
+def write_chunk_result(wh: Warehouse, conn, state: LoadState, res: ChunkResult) -> None:
     """One chunk's facts into the open transaction; its bookkeeping kept for finish_load."""
+    outputs = res.outputs
     for table, frame in (("fact_claim_service", outputs.fact), ("fact_survey_response", outputs.surveys),
                          ("fact_complaint", outputs.complaints)):
         state.written[table] += wh.insert_frame(conn, table, frame.assign(**state.meta))
@@ -343,12 +415,25 @@ def write_chunk(wh: Warehouse, conn, state: LoadState, outputs: Outputs, quarant
                                          + clock_load.write_events(wh, conn, outputs.events, state.meta))
     state.dates |= _dates(outputs.fact["closed_date"], outputs.surveys["response_date"],
                           outputs.complaints["received_date"])
-    state.quarantine.append(quarantine)
-    state.results.append(_unique_results_from_quarantine(results, quarantine))
-    state.counts.append(counts)
-    if state.keep_read_keys:
-        state.read_keys.append(read_keys_of(reads))
-    note_reads(state, reads)
+    state.quarantine.append(res.quarantine)
+    state.results.append(_unique_results_from_quarantine(res.results, res.quarantine))
+    state.counts.append(res.counts)
+    if state.keep_read_keys and res.read_keys is not None:
+        state.read_keys.append(res.read_keys)
+    for name, n in res.rows_read.items():
+        state.rows_read[name] = state.rows_read.get(name, 0) + n
+    for name, wm in res.latest.items():
+        prev = state.latest.get(name)
+        state.latest[name] = wm if prev is None else max(prev, wm)
+
+
+def write_chunk(wh: Warehouse, conn, state: LoadState, outputs: Outputs, quarantine: pd.DataFrame,
+                results: pd.DataFrame, counts: pd.DataFrame, reads: dict[str, TableRead]) -> None:
+    """write_chunk_result for a chunk processed stage by stage (bench/_stages.py times them)."""
+    from types import SimpleNamespace
+
+    outcome = SimpleNamespace(quarantine=quarantine, results=results, counts=counts, gx_results={})
+    write_chunk_result(wh, conn, state, chunk_result(reads, outcome, outputs, state.keep_read_keys))
 
 
 def read_keys_of(reads: dict[str, TableRead]) -> pd.DataFrame:

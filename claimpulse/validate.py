@@ -398,6 +398,12 @@ def _gx_state() -> _GxState:
     return state
 
 
+def open_gx_project() -> None:
+    """Open the GX project now (imports and context: a one-time cost per process), e.g. so a
+    benchmark can time it apart from the validations."""
+    _gx_state()
+
+
 _SCRATCH: list[Any] = []
 
 
@@ -526,12 +532,15 @@ def validate_sources(
     run_time: pd.Timestamp,
     partition: str,
     run_name: str | None = None,
+    prune_docs: bool = True,
 ) -> ValidationOutcome:
     """Apply every row rule of SOURCE.md to all source tables (see the module docstring).
 
     With a `run_name` (the ClaimPulse run id) and Data Docs on (claimpulse.datadocs), each
     table is validated by its GX checkpoint, whose action adds the result to the Data Docs
-    under that run name; without one, by its validation definition alone."""
+    under that run name; without one, by its validation definition alone. `prune_docs=False`:
+    the caller already pruned the Data Docs for this run (chunks validated in worker
+    processes; see prepare_data_docs)."""
     run_time = _as_utc(run_time)
     params = suite_parameters(settings, run_time)
     frames = {t: _checked_frame(t, typed, raw) for t in TABLE_ORDER}
@@ -544,13 +553,8 @@ def validate_sources(
     invalid_cols: dict[str, dict[str, np.ndarray]] = {}
     gx_results: dict[str, Any] = {}
     run_id = _gx_run_id(run_name)
-    if run_id is not None and run_id.run_name not in state.pruned:
-        # Once per run: keep the Data Docs of the newest runs only (claimpulse.datadocs).
-        from claimpulse.datadocs import keep_runs, prune_runs
-
-        with _VALIDATE_LOCK:
-            prune_runs(state.context.validation_results_store, keep_runs(), run_id.run_name)
-        state.pruned.add(run_id.run_name)
+    if run_id is not None and prune_docs:
+        prepare_data_docs(run_id.run_name)
     for t in TABLE_ORDER:
         results.extend(_run_suite(t, gx_frames[t], params, reasons[t], partition, gx_results,
                                   run_id))
@@ -663,6 +667,37 @@ def _as_utc(ts) -> pd.Timestamp:
     if ts is pd.NaT:
         raise SourceValidationError("run_time is NaT")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def prepare_data_docs(run_name: str | None) -> None:
+    """Once per run, before its first validation: keep the Data Docs of the newest runs only
+    (claimpulse.datadocs). Runs in the process that dispatches chunks to workers, so that two
+    workers never prune the same results."""
+    run_id = _gx_run_id(run_name)
+    if run_id is None:
+        return
+    state = _gx_state()
+    if run_id.run_name in state.pruned:
+        return
+    from claimpulse.datadocs import keep_runs, prune_runs
+
+    with _VALIDATE_LOCK:
+        prune_runs(state.context.validation_results_store, keep_runs(), run_id.run_name)
+    state.pruned.add(run_id.run_name)
+
+
+def rebuild_data_docs_index(run_name: str | None) -> None:
+    """After chunks validated in several processes: build GX's index once more. Each worker's
+    checkpoint rebuilt it after its own result; two rebuilding at once may each have missed the
+    other's. Asking GX for one (small) suite page rebuilds the index with it."""
+    if _gx_run_id(run_name) is None:
+        return
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    state = _gx_state()
+    with _VALIDATE_LOCK:
+        state.context.build_data_docs(
+            resource_identifiers=[ExpectationSuiteIdentifier(name=state.suites[TABLE_ORDER[0]].name)])
 
 
 def _gx_run_id(run_name: str | None) -> Any:

@@ -1,8 +1,9 @@
 """The backfill flow: `claimpulse backfill` and the `claimpulse-backfill` deployment.
 
-Reads the claims that can touch start..end, validates and computes them once, then computes
-the date partitions in parallel (threads by default, a Dask cluster with dask_address) and
-writes each in its own transaction from this process — DuckDB allows one writer.
+Reads the claims that can touch start..end, validates and computes them once (chunk by chunk,
+in `workers` processes or on a Dask cluster with dask_address, like the nightly run; see
+tasks/chunks.py), then computes the date partitions in parallel (threads, or the Dask
+cluster) and writes each in its own transaction from this process: one writer.
 """
 from __future__ import annotations
 
@@ -22,10 +23,10 @@ from claimpulse.preflight import preflight
 from claimpulse.summary import quarantined_total, range_headline, run_markdown
 from claimpulse.warehouse import Warehouse
 from flows.nightly import locked_run, new_run_id, worse_counts
-from tasks.compute import compute
-from tasks.extract import extract
+from claimpulse.pipeline import combine_chunks
+from tasks.chunks import chunk_results, process_chunk
+from tasks.extract import prepare_chunks
 from tasks.publish import publish
-from tasks.validate import validate
 
 
 @task(name="plan-backfill", retries=3, retry_delay_seconds=[2, 8, 30], cache_policy=NO_CACHE,
@@ -104,14 +105,21 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
             warnings.append(f"no source data in {bkey}: no claim was reported, closed, surveyed "
                             f"or complained about in the range")
             logger.warning(warnings[-1])
-        reads = extract(source, settings, plan)
-        outcome = validate(reads, settings, run["started_at"], bkey, run_name=str(run["run_id"]))
-        outputs = compute(outcome.accepted, settings, key)
+        # the expensive stages (read, validate, compute) chunk by chunk on the same workers
+        chunks = prepare_chunks(source, settings, plan, workers)
+        try:
+            outcome = combine_chunks(list(chunk_results(
+                chunks, settings=settings, key=key, run_time=run["started_at"], partition=bkey,
+                run_name=str(run["run_id"]), workers=workers, dask_address=dask_address,
+                process=process_chunk)))
+        finally:
+            chunks.cleanup()
+        outputs = outcome.outputs
         parts = bf.slice_partitions(outputs, settings, todo)
         written = compute_and_write.with_options(task_runner=_runner(workers, dask_address))(
             parts, settings, work.url, bkey, run["run_id"])
         alerts = bf.finish_backfill(work, plan, bkey, outcome.quarantine, outcome.results,
-                                    outcome.counts, reads, run, dates, written, settings)
+                                    outcome.counts, outcome.read_keys, run, dates, written, settings)
     # ... audit, publish (leaving locked_run). Reads go to the published warehouse, read-only.
     reader = wh.reader()
     links = run_links(reader, settings, str(run["run_id"]), outcome.gx_results, logger)
@@ -126,4 +134,5 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
     return {"run_id": run["run_id"], "mode": "backfill", "dates": [d.isoformat() for d in dates],
             "computed": [d.isoformat() for d in todo], "written": written,
             "quarantined": quarantined_total(outcome.counts), "links": links,
-            "warnings": warnings, "summary": md, **worse}
+            "warnings": warnings, "summary": md, "chunks": chunks.n,
+            "chunk_workers": outcome.worker.split(","), **worse}

@@ -22,11 +22,10 @@ from claimpulse.extract import open_source
 from claimpulse.preflight import lock_timeout, one_line, preflight
 from claimpulse.summary import quarantined_total, run_markdown
 from claimpulse.warehouse import Warehouse
-from tasks.compute import compute
-from tasks.extract import plan_changes, prepare_chunks, read_chunk
+from tasks.chunks import chunk_results, process_chunk
+from tasks.extract import plan_changes, prepare_chunks
 from tasks.load import begin_load, finish_load, write_chunk
 from tasks.publish import publish
-from tasks.validate import validate
 
 
 def today_name(prefix: str) -> str:
@@ -96,12 +95,14 @@ def warehouse_keys(wh: Warehouse) -> dict[str, pd.DataFrame]:
       persist_result=False, validate_parameters=True)
 def nightly(source_url: str | None = None, warehouse_url: str | None = None,
             config_path: str | None = None, as_of: dt.date | None = None,
-            reconcile: bool = False) -> dict:
+            reconcile: bool = False, workers: int = 1, dask_address: str | None = None) -> dict:
     """Incremental run: changed rows since the watermarks → restated dates, in one transaction.
 
     `as_of`: the local date running service clocks are judged on (default: the business
     timezone's date at the run's start). `reconcile`: also find rows deleted from the source
-    (a scan of every source id; the weekly reconcile deployment)."""
+    (a scan of every source id; the weekly reconcile deployment). `workers`: claim chunks
+    validated and computed in parallel processes (a run bigger than one chunk); `dask_address`:
+    on that Dask cluster instead (tasks/chunks.py). One process writes, whatever the workers."""
     logger = get_run_logger()
     flow_name = "reconcile" if reconcile else "nightly"
     run = {"run_id": new_run_id(), "flow": flow_name, "started_at": pd.Timestamp.now(tz="UTC")}
@@ -118,22 +119,24 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
                             warehouse_keys(work) if watermarks and reconcile else None)
         logger.info("%s run: %s claim(s) to rebuild; changed rows %s", plan.mode,
                     "all" if plan.touched is None else len(plan.touched), plan.reasons())
-        chunks = prepare_chunks(source, settings, plan)
+        chunks = prepare_chunks(source, settings, plan, workers)
         try:
             with work.transaction() as conn:
                 state = begin_load(work, conn, plan, run)
-                for i in range(chunks.n):
-                    reads = read_chunk(chunks, i)
-                    outcome = validate(reads, settings, run["started_at"], plan.mode,
-                                       run_name=str(run["run_id"]))
-                    gx_parts.append(outcome.gx_results)
-                    outputs = compute(outcome.accepted, settings, key)
-                    write_chunk(work, conn, state, outputs, outcome, reads)
-                    warnings.update(f"{t}: extra source column(s) ignored: {', '.join(r.extra_columns)}"
-                                    for t, r in reads.items() if r.extra_columns)
+                done = chunk_results(chunks, settings=settings, key=key, run_time=run["started_at"],
+                                     partition=plan.mode, run_name=str(run["run_id"]),
+                                     workers=workers, dask_address=dask_address, process=process_chunk)
+                workers_seen: set[str] = set()
+                for i, chunk in enumerate(done):
+                    gx_parts.append(chunk.gx_results)
+                    workers_seen.add(chunk.worker)
+                    write_chunk(work, conn, state, chunk)
+                    warnings.update(f"{t}: extra source column(s) ignored: {', '.join(cols)}"
+                                    for t, cols in chunk.extra_columns.items())
                     if chunks.n > 1:
-                        logger.info("chunk %d/%d written", i + 1, chunks.n)
-                        del reads, outcome, outputs
+                        logger.info("chunk %d/%d written (validated and computed by %s)",
+                                    i + 1, chunks.n, chunk.worker)
+                        del chunk
                         pipeline.release_memory()
                 result = finish_load(work, conn, settings, plan, state, run)
         finally:
@@ -153,4 +156,5 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
     return {"run_id": run["run_id"], "mode": plan.mode, "dates": [d.isoformat() for d in result.dates],
             "as_of": run["as_of"].isoformat(), "written": result.written,
             "counts": counts.to_dict("records"), "quarantined": quarantined_total(counts),
-            "links": links, "warnings": sorted(warnings), "summary": md, **worse}
+            "links": links, "warnings": sorted(warnings), "summary": md,
+            "chunks": chunks.n, "chunk_workers": sorted(workers_seen), **worse}

@@ -28,13 +28,6 @@ def extract(source, settings, plan):
 
 @task(name="prepare-chunks", retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2),
       retry_condition_fn=_retry_unless_contract, cache_policy=NO_CACHE, persist_result=False)
-def prepare_chunks(source, settings, plan):
+def prepare_chunks(source, settings, plan, workers=1):
     """Large plans are spilled to local disk in claim buckets (bounded memory)."""
-    return pipeline.Chunks(source, settings, plan)
-
-
-@task(name="read-chunk", retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2),
-      retry_condition_fn=_retry_unless_contract, cache_policy=NO_CACHE, persist_result=False,
-      task_run_name="read-chunk-{i}")
-def read_chunk(chunks, i):
-    return chunks.read(i)
+    return pipeline.Chunks(source, settings, plan, workers)

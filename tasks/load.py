@@ -14,9 +14,8 @@ def begin_load(wh, conn, plan, run):
 
 
 @task(name="load-chunk", cache_policy=NO_CACHE, persist_result=False)
-def write_chunk(wh, conn, state, outputs, outcome, reads):
-    pipeline.write_chunk(wh, conn, state, outputs, outcome.quarantine, outcome.results,
-                         outcome.counts, reads)
+def write_chunk(wh, conn, state, chunk):
+    pipeline.write_chunk_result(wh, conn, state, chunk)
 
 
 @task(name="load-finish", cache_policy=NO_CACHE, persist_result=False)

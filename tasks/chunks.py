@@ -1,0 +1,96 @@
+"""Chunk tasks: each claim bucket read, validated and computed (claimpulse.pipeline.process_chunk)
+in this process or on a Prefect task runner, and handed back, in order, to the one writer.
+
+    workers=1                 chunk after chunk in the flow's process (no start-up cost)
+    workers=N                 Prefect's ProcessPoolTaskRunner: N processes on this machine
+    dask_address=ADDR         prefect-dask's DaskTaskRunner on an existing Dask cluster
+
+Validation and the fact computation are CPU-bound pandas and GX work: threads would share one
+interpreter lock, so parallel chunks run in processes. Each worker reads its own bucket from
+the spill folder (only facts and bookkeeping travel back); the flow's process writes every
+chunk inside the run's single transaction, as before.
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
+from prefect.tasks import exponential_backoff
+
+from claimpulse import pipeline, validate
+from claimpulse.extract import SourceUnreachable
+
+
+def _retry_if_source_dropped(task, run, state) -> bool:
+    """A dropped source connection heals on retry (the chunk is read again from scratch);
+    a contract or validation error, or a bug, would only fail three more times."""
+    exc = state.result(raise_on_failure=False)
+    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, SourceUnreachable,
+                            ConnectionError, TimeoutError))
+
+
+@task(name="process-chunk", retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2),
+      retry_condition_fn=_retry_if_source_dropped, cache_policy=NO_CACHE, persist_result=False,
+      task_run_name="process-chunk-{i}")
+def process_chunk(chunks, i, settings, key, run_time, partition, run_name=None, prune_docs=True):
+    return pipeline.process_chunk(chunks, i, settings, key, run_time, partition, run_name, prune_docs)
+
+
+def task_runner(workers: int = 1, dask_address: str | None = None) -> TaskRunner | None:
+    """The runner parallel chunks go to; None: one by one in this process."""
+    if dask_address:
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=dask_address)
+    return ProcessPoolTaskRunner(max_workers=workers) if workers > 1 else None
+
+
+@contextmanager
+def _api_for_workers() -> Iterator[None]:
+    """Point worker processes at this flow's Prefect API. Without PREFECT_API_URL the flow
+    runs on a temporary server that only this process knows of: each worker would otherwise
+    start its own (about 10 s each) and record its task runs there."""
+    from prefect.context import FlowRunContext
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    ctx = FlowRunContext.get()
+    if PREFECT_API_URL.value() or ctx is None or ctx.client is None:
+        yield
+        return
+    with temporary_settings({PREFECT_API_URL: str(ctx.client.api_url).rstrip("/")}):
+        yield
+
+
+def chunk_results(chunks: pipeline.Chunks, *, settings, key: bytes, run_time, partition: str,
+                  run_name: str | None = None, workers: int = 1, dask_address: str | None = None,
+                  process: Callable = process_chunk) -> Iterator[pipeline.ChunkResult]:
+    """Every chunk's ChunkResult, in chunk order (the writer's order does not depend on which
+    worker finished first, so a parallel run writes exactly what a serial one does).
+
+    On a runner at most `workers + 1` chunks are in flight: finished results wait in this
+    process for the writer, so the bound keeps memory at a few chunks, not the whole run.
+    `process`: the task (the flows pass their own name for it, which tests may re-option)."""
+    params = {"settings": settings, "key": key, "run_time": run_time, "partition": partition,
+              "run_name": run_name}
+    runner = task_runner(workers, dask_address) if chunks.n > 1 else None
+    if runner is None:
+        for i in range(chunks.n):
+            yield process(chunks=chunks, i=i, **params)
+        return
+    validate.prepare_data_docs(run_name)   # here, once: two workers must not prune together
+    in_flight = max(workers, 2) + 1
+    with _api_for_workers(), runner:
+        pending: deque = deque()
+        nxt = 0
+        while nxt < chunks.n or pending:
+            while nxt < chunks.n and len(pending) < in_flight:
+                pending.append(runner.submit(process, {"chunks": chunks, "i": nxt, **params,
+                                                       "prune_docs": False}))
+                nxt += 1
+            yield pending.popleft().result()
+    validate.rebuild_data_docs_index(run_name)

@@ -1,0 +1,144 @@
+"""Chunks on a task runner (tasks/chunks.py): worker processes and a Dask cluster validate and
+compute the claim buckets; one process writes. What they write must be exactly what one
+process writes, and the work must really have left the flow's process."""
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import socket
+
+import duckdb
+import pandas as pd
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from .test_incremental import Source, assert_same_warehouse, backfill, open_quarantine
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def harness():
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def nightly(source, wh_path, **kw):
+    from flows.nightly import nightly as flow
+
+    return flow(source_url=source, warehouse_url=f"duckdb:///{wh_path}", **kw)
+
+
+def dq_results(wh_path) -> pd.DataFrame:
+    con = duckdb.connect(str(wh_path), read_only=True)
+    try:
+        return con.execute("SELECT source_table, expectation, success, evaluated_rows, unexpected_rows "
+                           "FROM claimpulse.dq_validation_results ORDER BY ALL").df()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def twin_source(tmp_path_factory):
+    """600 claims, with a response id duplicated across two claims (so across two chunks)."""
+    src = Source(tmp_path_factory.mktemp("src") / "s.sqlite", n_claims=600, days=30, seed=31)
+    s = src.frames["surveys"]
+    twin = s.iloc[[0]].copy()
+    twin["claim_id"] = s["claim_id"].iloc[-1]
+    src.frames["surveys"] = pd.concat([s, twin], ignore_index=True)
+    src.save()
+    return src
+
+
+KEY = "test-key-for-workers-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def one_process(harness, twin_source, tmp_path_factory):
+    """The reference: the whole source as one chunk in the flow's own process."""
+    out = tmp_path_factory.mktemp("one")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLAIMPULSE_PSEUDONYM_KEY", KEY)
+        mp.setenv("CLAIMPULSE_DOCS_DIR", str(out / "docs"))
+        mp.setenv("CLAIMPULSE_REPORT_PATH", str(out / "report.html"))
+        result = nightly(twin_source.url, out / "one.duckdb", as_of=pd.Timestamp("2026-11-30").date())
+    assert result["chunks"] == 1 and result["chunk_workers"] == [f"{socket.gethostname()}:{os.getpid()}"]
+    return out / "one.duckdb"
+
+
+@pytest.mark.parametrize("runner", ["processes", "dask"])
+def test_parallel_chunks_write_exactly_what_one_process_writes(
+        harness, twin_source, one_process, tmp_path, monkeypatch, runner):
+    monkeypatch.setenv("CLAIMPULSE_PSEUDONYM_KEY", KEY)
+    monkeypatch.setenv("CLAIMPULSE_CHUNK_CLAIMS", "250")       # 600 claims: 3 chunks, 4 for 2 workers
+    wh = tmp_path / "many.duckdb"
+    as_of = pd.Timestamp("2026-11-30").date()
+    if runner == "processes":
+        result = nightly(twin_source.url, wh, as_of=as_of, workers=2)
+    else:
+        from distributed import LocalCluster
+
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster:
+            result = nightly(twin_source.url, wh, as_of=as_of, workers=2,
+                             dask_address=cluster.scheduler_address)
+    assert result["chunks"] == 4
+    pids = {int(w.rsplit(":", 1)[1]) for w in result["chunk_workers"]}
+    assert os.getpid() not in pids and len(pids) == 2, result["chunk_workers"]   # two other processes
+    assert_same_warehouse(one_process, wh)
+    pd.testing.assert_frame_equal(open_quarantine(one_process), open_quarantine(wh))
+    # each worker's checkpoint added its pages; GX's index (rebuilt at the end) lists them all
+    index = (tmp_path / "_docs" / "index.html").read_text(encoding="utf-8")
+    pages = set(re.findall(r'validations/[a-z_]+/[^"]+?\.html', index))
+    assert len(pages) == 4 * 5, sorted(pages)                  # 4 chunks x 5 source tables
+    q = open_quarantine(wh)
+    assert (q["reasons"].str.contains("response_id_not_unique") & (q["source_table"] == "surveys")).sum() == 2
+    pd.testing.assert_frame_equal(dq_results(one_process), dq_results(wh))
+
+
+def test_a_parallel_backfill_equals_a_serial_one(harness, twin_source, one_process, tmp_path, monkeypatch):
+    """The backfill's expensive stages run on the workers too; its cross-chunk duplicate is
+    quarantined as when it read everything at once."""
+    monkeypatch.setenv("CLAIMPULSE_PSEUDONYM_KEY", KEY)
+    con = duckdb.connect(str(one_process), read_only=True)
+    lo, hi = con.execute("SELECT min(metric_date), max(metric_date) FROM claimpulse.daily_service_metrics").fetchone()
+    con.close()
+    serial = tmp_path / "serial.duckdb"
+    one = backfill(twin_source.url, serial, lo, hi, workers=1)
+    assert one["chunks"] == 1
+    monkeypatch.setenv("CLAIMPULSE_CHUNK_CLAIMS", "250")
+    parallel = tmp_path / "parallel.duckdb"
+    two = backfill(twin_source.url, parallel, lo, hi, workers=2)
+    assert two["chunks"] == 4 and len(two["chunk_workers"]) == 2
+    assert two["written"] == one["written"] and two["quarantined"] == one["quarantined"]
+    assert_same_warehouse(serial, parallel)
+    pd.testing.assert_frame_equal(open_quarantine(serial), open_quarantine(parallel))
+    pd.testing.assert_frame_equal(dq_results(serial), dq_results(parallel))
+
+
+def test_chunks_travel_to_a_worker_and_read_the_same_rows(twin_source, monkeypatch):
+    """A worker gets the Chunks pickled: the source goes as its URL, the buckets as their folder."""
+    from claimpulse import pipeline
+    from claimpulse.config import load_config
+    from claimpulse.extract import open_source
+
+    monkeypatch.setenv("CLAIMPULSE_CHUNK_CLAIMS", "250")
+    settings = load_config(None)
+    source = open_source(twin_source.url)
+    plan = pipeline.plan_changes(source, settings, {})
+    chunks = pipeline.Chunks(source, settings, plan, workers=2)
+    try:
+        assert chunks.n == 4                               # 3 rounded up to whole rounds of 2
+        copy = pickle.loads(pickle.dumps(chunks))
+        assert copy.source.engine is not chunks.source.engine
+        for i in range(chunks.n):
+            mine, theirs = chunks.read(i), copy.read(i)
+            for t in mine:
+                pd.testing.assert_frame_equal(mine[t].typed, theirs[t].typed)
+        # every claim in exactly one chunk
+        claims = pd.concat([chunks.read(i)["claims"].typed["claim_id"] for i in range(chunks.n)])
+        assert claims.is_unique and len(claims) == len(twin_source.frames["claims"])
+    finally:
+        chunks.cleanup()
+    assert pipeline.Chunks(source, settings, plan, workers=1).n == 3
