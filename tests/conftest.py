@@ -1,4 +1,6 @@
-"""Shared fixtures. Small data is built in code; the golden example is read from the spec."""
+"""Shared fixtures for tests/unit, tests/integration and tests/e2e. Small data is built in code;
+the golden examples (tests/golden, tests/golden-clocks) are copies of the spec's. Shared helpers
+that are not fixtures live in tests/helpers/."""
 from __future__ import annotations
 
 import os
@@ -15,11 +17,15 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 import pytest  # noqa: E402
 
+# tests/helpers/ holds assertions moved out of test modules: keep pytest's detailed messages.
+pytest.register_assert_rewrite("tests.helpers")
+
 REPO = Path(__file__).resolve().parents[1]
 SPEC = REPO.parent / "shared" / "spec"
 # A copy of ../shared/spec/golden (the hand-worked example), vendored so the suite is
 # self-contained; test_golden_copy_matches_spec checks it against the spec when present.
 GOLDEN = REPO / "tests" / "golden"
+GOLDEN_CLOCKS = REPO / "tests" / "golden-clocks"   # the same for service clocks (CLOCKS.md)
 REALDATA = REPO.parent / "shared" / "realdata"
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -62,7 +68,7 @@ def pseudonym_env(monkeypatch):
 
 
 # Warehouse backends (DuckDB file, PostgreSQL schema) and MariaDB source databases.
-from .warehouses import mariadb_database, pg_target, warehouse_target  # noqa: E402,F401
+from .helpers.warehouses import mariadb_database, pg_target, warehouse_target  # noqa: E402,F401
 
 
 @pytest.fixture(autouse=True)
