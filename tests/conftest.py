@@ -80,6 +80,37 @@ def _run_outputs_in_tmp(tmp_path, monkeypatch):
         monkeypatch.setenv("CLAIMPULSE_REPORT_PATH", str(tmp_path / "_report.html"))
 
 
+@pytest.fixture(scope="session")
+def harness():
+    """Prefect's test harness (a temporary API server on SQLite) for the whole session: every
+    test that runs a flow in this process asks for it, and it starts once, on first use.
+
+    Its runs, logs and artifacts pile up over the session: a test that reads them back filters
+    by its own flow run ids. It changes Prefect's settings in this process only, not
+    os.environ, so a `claimpulse` subprocess still starts its own temporary server unless it
+    is given `api_env` (checked here: the e2e tests rely on it)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    def prefect_env() -> dict:
+        return {k: v for k, v in os.environ.items() if k.startswith("PREFECT_")}
+
+    before = prefect_env()
+    with prefect_test_harness(server_startup_timeout=180):
+        assert prefect_env() == before, "the Prefect harness changed os.environ"
+        yield
+
+
+@pytest.fixture(scope="module")
+def api_env(harness) -> dict:
+    """Environment for CLI subprocesses that report to the harness's Prefect server (as a
+    deployment reports to its server) instead of starting a temporary one each: half the CPU."""
+    from prefect.settings import PREFECT_API_URL
+
+    from .helpers.runs import cli_env
+
+    return cli_env(PREFECT_API_URL=PREFECT_API_URL.value())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -3,7 +3,7 @@ it (BOM, CRLF, thousands separators, `2026/11/25 08:30` dates, quoted fields wit
 newlines, several files per table), in GB18030, and partly as Parquet, each through
 `claimpulse run --source <folder>`, must give the plain golden run's metrics.
 
-The runs report to a Prefect test harness (`api_env`) rather than start a temporary
+The runs report to the session's Prefect harness (`api_env`) rather than start a temporary
 server each. Reading those folders without the CLI: tests/unit/test_file_sources.py.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ..conftest import GOLDEN
-from ..helpers.runs import api_env, harness, run_many, snapshot  # noqa: F401  (fixtures)
+from ..helpers.runs import run_many, snapshot
 from ..helpers.sources import TABLES, excel_folder, golden, parquet_folder
 
 RUN_COLUMNS = ("loaded_at", "run_id")
@@ -24,7 +24,7 @@ def comparable(snap: dict, table: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def golden_runs(tmp_path_factory, api_env):  # noqa: F811
+def golden_runs(tmp_path_factory, api_env):
     """The plain golden folder and the three quirky variants, run through the CLI at once."""
     d = tmp_path_factory.mktemp("filesrc")
     utf8 = excel_folder(d / "excel_utf8")

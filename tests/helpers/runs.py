@@ -2,8 +2,9 @@
 snapshots: shared by the fault, security and file-source tests.
 
 `cli_env()` is the environment the CLI subprocesses get (a pseudonym key, none of the
-CLAIMPULSE_* URLs of the caller); the `api_env` fixture adds the harness's PREFECT_API_URL, so
-those runs report to it instead of starting a temporary server each (import both fixtures).
+CLAIMPULSE_* URLs of the caller); the `api_env` fixture of tests/conftest.py adds the session
+harness's PREFECT_API_URL, so those runs report to it instead of starting a temporary server
+each.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pytest
 
 from ..conftest import REPO
 
@@ -122,20 +122,3 @@ def nightly_state(source, wh: Path, config=None):
 
     return nightly(source_url=str(source), warehouse_url=f"duckdb:///{wh}",
                    config_path=str(config) if config else None, return_state=True)
-
-
-@pytest.fixture(scope="module")
-def harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-@pytest.fixture(scope="module")
-def api_env(harness) -> dict:
-    """Environment for CLI subprocesses that report to the harness's Prefect server (as a
-    deployment reports to its server) instead of starting a temporary one each: half the CPU."""
-    from prefect.settings import PREFECT_API_URL
-
-    return cli_env(PREFECT_API_URL=PREFECT_API_URL.value())

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from claimpulse.warehouse import Warehouse
 
@@ -24,12 +23,6 @@ pytestmark = pytest.mark.slow
 
 AS_OF = dt.date(2026, 11, 30)
 CLOCK_TABLES = ("fact_claim_event", "fact_claim_clock", "daily_clock_attainment", "clock_watchlist")
-
-
-@pytest.fixture(scope="module")
-def harness():
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def golden_source(folder: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Data Docs from the nightly flow (under Prefect's test harness): built for the run,
+"""Data Docs from the nightly flow (under the session's Prefect harness): built for the run,
 made offline, linked from the run summary with the HTML report; or turned off. The Data Docs
 site on its own: tests/unit/test_datadocs.py."""
 from __future__ import annotations
@@ -8,14 +8,6 @@ import pytest
 from claimpulse.schema import TABLE_ORDER
 
 from ..conftest import GOLDEN
-
-
-@pytest.fixture(scope="module")
-def harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.mark.slow

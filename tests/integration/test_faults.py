@@ -31,9 +31,8 @@ from claimpulse.extract import SourceError
 from claimpulse.schema import SOURCE_TABLES
 
 from ..conftest import GOLDEN
-from ..helpers.runs import (SCHEMA, api_env, cli, copy_db, copy_folder, finish,  # noqa: F401
-                            harness, kill_group, nightly_state, one_line_error, run_many, snapshot,
-                            start_cli)
+from ..helpers.runs import (SCHEMA, cli, copy_db, copy_folder, finish, kill_group, nightly_state,
+                            one_line_error, run_many, snapshot, start_cli)
 
 # Columns that differ between two runs over the same data (when, and which run).
 RUN_COLUMNS = {"loaded_at", "run_id", "quarantined_at", "released_at", "validated_at", "recorded_at",
@@ -110,7 +109,7 @@ def demo_folder(dst: Path, n_claims: int = 300, seed: int = 5) -> Path:
 
 
 # =============================================================================== flows (Prefect harness)
-# `harness` and `api_env` are fixtures of tests/helpers/runs.py.
+# `harness` and `api_env` are fixtures of tests/conftest.py.
 
 
 def flow_error(state) -> BaseException:

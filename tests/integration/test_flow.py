@@ -3,17 +3,10 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from ..conftest import GOLDEN
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def harness():
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def test_nightly_flow_on_golden_source(harness, tmp_path, pseudonym_env):
@@ -39,9 +32,12 @@ def test_nightly_flow_on_golden_source(harness, tmp_path, pseudonym_env):
 
     import asyncio
 
-    async def artifacts():
+    async def artifacts():   # this run's: the session's harness holds other tests' runs too
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
         async with get_client() as client:
-            return await client.read_artifacts()
+            return await client.read_artifacts(artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
 
     arts = asyncio.run(artifacts())
     md = [a for a in arts if a.key == "claimpulse-nightly"]

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from prefect.testing.utilities import prefect_test_harness
 
 from claimpulse import backfill as bf
 
@@ -34,12 +33,6 @@ OUTPUTS = {
     "daily_clock_attainment": "metric_date, clock_id, product_line, channel, region",
     "clock_watchlist": "clock_id, subject_id",
 }
-
-
-@pytest.fixture(scope="module")
-def harness():
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def snapshot(wh_path, table: str, where: str = "") -> pd.DataFrame:

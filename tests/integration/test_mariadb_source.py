@@ -16,7 +16,6 @@ import decimal
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from prefect.testing.utilities import prefect_test_harness
 from sqlalchemy.dialects import mysql
 
 from claimpulse import demo
@@ -31,11 +30,12 @@ SOURCE_TZ = "Asia/Shanghai"
 
 
 @pytest.fixture(scope="module")
-def harness():
+def harness(harness):
+    """The session's Prefect harness (tests/conftest.py), with this module's pseudonym key set
+    for the whole module: `reference` runs a flow before a function-scoped fixture could set it."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CLAIMPULSE_PSEUDONYM_KEY", "mariadb-test-key")
-        with prefect_test_harness(server_startup_timeout=120):
-            yield
+        yield harness
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,10 @@ import datetime as dt
 import duckdb
 import numpy as np
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from ..conftest import GOLDEN
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def harness():
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def q(path, sql):

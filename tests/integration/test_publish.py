@@ -16,7 +16,6 @@ import textwrap
 import duckdb
 import pandas as pd
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from claimpulse import demo
 from claimpulse.warehouse import Warehouse, WarehouseError
@@ -92,12 +91,6 @@ def add_run(w: Warehouse, run_id: str, status: str = "succeeded") -> None:
 
 
 # ------------------------------------------------------------------ the flows, with a BI reader
-
-
-@pytest.fixture(scope="module")
-def harness():
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture

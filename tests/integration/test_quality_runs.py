@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from prefect.testing.utilities import prefect_test_harness
 
 from claimpulse import demo, migrations
 from claimpulse.dictionary import QUALITY_FACT_COLUMNS, columns
@@ -23,12 +22,6 @@ from ..conftest import REPO
 from ..helpers.warehouses import assert_same_table, make_target, read
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def harness():
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
 
 
 @pytest.fixture(scope="module")

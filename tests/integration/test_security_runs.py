@@ -5,14 +5,14 @@ Identifiers and URL masking on their own: tests/unit/test_security.py.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 
 import pandas as pd
 import pytest
 
 from ..conftest import GOLDEN
-from ..helpers.runs import (api_env, copy_folder, finish, harness, nightly_state,  # noqa: F401
-                            one_line_error, snapshot, start_cli)
+from ..helpers.runs import copy_folder, finish, nightly_state, one_line_error, snapshot, start_cli
 
 SECRET = "s3cretpw"
 
@@ -54,7 +54,7 @@ def metrics_of(snap):
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("password_runs")   # (started now, so that their retry waits overlap this)
-def test_sql_looking_values_flow_through_runs_as_data(harness, tmp_path, pseudonym_env):  # noqa: F811
+def test_sql_looking_values_flow_through_runs_as_data(harness, tmp_path, pseudonym_env):
     plain_wh, wh = tmp_path / "plain.duckdb", tmp_path / "inj.duckdb"
     assert nightly_state(GOLDEN, plain_wh).is_completed()
     src = injected_golden(tmp_path / "src")
@@ -95,15 +95,38 @@ def test_sql_looking_values_flow_through_runs_as_data(harness, tmp_path, pseudon
 # ----------------------------------------------------------------------------- secrets
 
 
-def _prefect_records() -> str:
-    """Flow-run parameters, logs and artifacts the harness's Prefect server holds, as text."""
+@pytest.fixture(scope="module")
+def since(harness) -> dt.datetime:
+    """When this module began to run flows on the session's Prefect harness, which also holds
+    the runs of the modules before it: this module's runs are the ones created after this."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _prefect_records(since: dt.datetime) -> str:
+    """Flow-run parameters, logs and artifacts the harness's Prefect server holds for the flow
+    runs of this module (created after `since`), as text."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (ArtifactFilter, ArtifactFilterFlowRunId,
+                                                FlowRunFilter, FlowRunFilterExpectedStartTime,
+                                                LogFilter, LogFilterFlowRunId)
+
+    async def every(read, **filters) -> list:   # page by page: the server returns 200 at most
+        out = []
+        while batch := await read(**filters, limit=200, offset=len(out)):
+            out += batch
+            if len(batch) < 200:
+                break
+        return out
 
     async def read():
         async with get_client() as client:
-            runs = await client.read_flow_runs()
-            logs = await client.read_logs()
-            arts = await client.read_artifacts()
+            runs = await every(client.read_flow_runs, flow_run_filter=FlowRunFilter(
+                expected_start_time=FlowRunFilterExpectedStartTime(after_=since)))
+            ids = [r.id for r in runs]
+            logs = await every(client.read_logs,
+                               log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids)))
+            arts = await every(client.read_artifacts, artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=ids)))
             return runs, logs, arts
 
     runs, logs, arts = asyncio.run(read())
@@ -116,7 +139,7 @@ def _prefect_records() -> str:
 
 
 @pytest.fixture(scope="module")
-def password_runs(api_env, tmp_path_factory):  # noqa: F811
+def password_runs(since, api_env, tmp_path_factory):
     """Three failing CLI runs with a password in a URL, started early: the unreachable source
     spends ~14 s in Prefect's retry backoff, which overlaps the tests that follow."""
     d = tmp_path_factory.mktemp("pw")
@@ -140,7 +163,7 @@ def password_runs(api_env, tmp_path_factory):  # noqa: F811
 
 
 @pytest.mark.slow
-def test_passwords_never_reach_output_errors_or_prefect(password_runs):
+def test_passwords_never_reach_output_errors_or_prefect(password_runs, since):
     procs, d = password_runs()
     for name, p in procs.items():
         err = one_line_error(p)
@@ -157,7 +180,7 @@ def test_passwords_never_reach_output_errors_or_prefect(password_runs):
     assert "u:***@127.0.0.1" in runs["error"].iloc[0]
     for t in ("fact_claim_service", "daily_service_metrics", "dq_quarantine", "pipeline_state"):
         assert len(snap[t]) == 0, t                                               # nothing else
-    records = _prefect_records()
+    records = _prefect_records(since)
     assert str(GOLDEN) in records            # the flow parameters are among the records read
     assert SECRET not in records
 
@@ -166,7 +189,7 @@ def test_passwords_never_reach_output_errors_or_prefect(password_runs):
 
 
 @pytest.mark.slow
-def test_personal_fields_are_masked_in_the_quarantine(harness, tmp_path, pseudonym_env):  # noqa: F811
+def test_personal_fields_are_masked_in_the_quarantine(harness, tmp_path, pseudonym_env):
     src = copy_folder(GOLDEN, tmp_path / "src")
     claims = pd.read_csv(src / "claims.csv", dtype=str, keep_default_na=False)
     claims.loc[claims["claim_id"] == "A", "product_line"] = "marine"        # quarantines A

@@ -15,7 +15,6 @@ from contextlib import ExitStack
 import numpy as np
 import pandas as pd
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from claimpulse import demo
 from claimpulse.dim_date import build_dim_date
@@ -34,11 +33,12 @@ DEMO_END = dt.date(2026, 3, 1)  # fixed, so the demo data never depends on today
 
 
 @pytest.fixture(scope="module")
-def harness():
+def harness(harness):
+    """The session's Prefect harness (tests/conftest.py), with this module's pseudonym key set
+    for the whole module: `loaded` runs flows before any function-scoped fixture could set it."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CLAIMPULSE_PSEUDONYM_KEY", "backend-test-key")
-        with prefect_test_harness(server_startup_timeout=120):
-            yield
+        yield harness
 
 
 @pytest.fixture(scope="module")
