@@ -13,7 +13,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup run test bench demo clean
+.PHONY: setup run test test-unit test-integration test-e2e bench demo clean
 
 setup: $(STAMP)
 
@@ -38,10 +38,14 @@ run: setup $(DEMO_SOURCE)
 test: setup
 	$(BIN)/python -m pytest -q
 
+# One layer of the suite (tests/unit, tests/integration, tests/e2e; see README, "Tests").
+test-unit test-integration test-e2e: test-%: setup
+	$(BIN)/python -m pytest -q tests/$*
+
 bench: setup
 	$(BIN)/python bench/run_bench.py
 
-# Everything `make run` makes (tests/test_cli_ops.py checks it): the demo source, the
+# Everything `make run` makes (tests/e2e/test_cli_e2e.py checks it): the demo source, the
 # warehouse with its WAL and lock files, the report and the Data Docs. Not the .venv.
 clean:
 	rm -rf $(DEMO_SOURCE) $(WAREHOUSE) $(WAREHOUSE).wal $(WAREHOUSE).lock $(REPORT) $(DOCS)

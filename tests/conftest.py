@@ -1,4 +1,6 @@
-"""Shared fixtures. Small data is built in code; the golden example is read from the spec."""
+"""Shared fixtures for tests/unit, tests/integration and tests/e2e. Small data is built in code;
+the golden examples (tests/golden, tests/golden-clocks) are copies of the spec's. Shared helpers
+that are not fixtures live in tests/helpers/."""
 from __future__ import annotations
 
 import os
@@ -15,11 +17,15 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 import pytest  # noqa: E402
 
+# tests/helpers/ holds assertions moved out of test modules: keep pytest's detailed messages.
+pytest.register_assert_rewrite("tests.helpers")
+
 REPO = Path(__file__).resolve().parents[1]
 SPEC = REPO.parent / "shared" / "spec"
 # A copy of ../shared/spec/golden (the hand-worked example), vendored so the suite is
 # self-contained; test_golden_copy_matches_spec checks it against the spec when present.
 GOLDEN = REPO / "tests" / "golden"
+GOLDEN_CLOCKS = REPO / "tests" / "golden-clocks"   # the same for service clocks (CLOCKS.md)
 REALDATA = REPO.parent / "shared" / "realdata"
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -62,7 +68,7 @@ def pseudonym_env(monkeypatch):
 
 
 # Warehouse backends (DuckDB file, PostgreSQL schema) and MariaDB source databases.
-from .warehouses import mariadb_database, pg_target, warehouse_target  # noqa: E402,F401
+from .helpers.warehouses import mariadb_database, pg_target, warehouse_target  # noqa: E402,F401
 
 
 @pytest.fixture(autouse=True)
@@ -72,6 +78,37 @@ def _run_outputs_in_tmp(tmp_path, monkeypatch):
         monkeypatch.setenv("CLAIMPULSE_DOCS_DIR", str(tmp_path / "_docs"))
     if "CLAIMPULSE_REPORT_PATH" not in os.environ:
         monkeypatch.setenv("CLAIMPULSE_REPORT_PATH", str(tmp_path / "_report.html"))
+
+
+@pytest.fixture(scope="session")
+def harness():
+    """Prefect's test harness (a temporary API server on SQLite) for the whole session: every
+    test that runs a flow in this process asks for it, and it starts once, on first use.
+
+    Its runs, logs and artifacts pile up over the session: a test that reads them back filters
+    by its own flow run ids. It changes Prefect's settings in this process only, not
+    os.environ, so a `claimpulse` subprocess still starts its own temporary server unless it
+    is given `api_env` (checked here: the e2e tests rely on it)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    def prefect_env() -> dict:
+        return {k: v for k, v in os.environ.items() if k.startswith("PREFECT_")}
+
+    before = prefect_env()
+    with prefect_test_harness(server_startup_timeout=180):
+        assert prefect_env() == before, "the Prefect harness changed os.environ"
+        yield
+
+
+@pytest.fixture(scope="module")
+def api_env(harness) -> dict:
+    """Environment for CLI subprocesses that report to the harness's Prefect server (as a
+    deployment reports to its server) instead of starting a temporary one each: half the CPU."""
+    from prefect.settings import PREFECT_API_URL
+
+    from .helpers.runs import cli_env
+
+    return cli_env(PREFECT_API_URL=PREFECT_API_URL.value())
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
 """Writes tests/expected/validate_quarantine.json: the quarantine, results and counts that the
 previous validation (GX with its internals patched, before the file-backed GX project) gave
-for two fixed inputs. tests/test_validate.py compares every later implementation with it.
+for two fixed inputs. tests/unit/test_validate.py compares every later implementation with it.
 
     .venv/bin/python -m tests.expected.record_validate      (only to re-record on purpose)
 """
@@ -54,7 +54,7 @@ def summary(outcome) -> dict:
 def compute() -> dict:
     from claimpulse.config import default_settings
     from claimpulse.validate import validate_sources
-    from tests.test_validate import _many_faults, run
+    from tests.helpers.validation_frames import _many_faults, run
 
     reads = demo_reads()
     demo = validate_sources({t: r.typed for t, r in reads.items()}, {t: r.raw for t, r in reads.items()},
