@@ -11,17 +11,10 @@ import socket
 import duckdb
 import pandas as pd
 import pytest
-from prefect.testing.utilities import prefect_test_harness
-
-from .test_incremental import Source, assert_same_warehouse, backfill, open_quarantine
+from ..helpers.sources import Source
+from .test_incremental import assert_same_warehouse, backfill, open_quarantine
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def harness():
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def nightly(source, wh_path, **kw):
