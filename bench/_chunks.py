@@ -54,13 +54,14 @@ def main() -> None:
         t0 = time.perf_counter()
         chunks = pipeline.Chunks(source, settings, plan, workers)
         times["spill"] = time.perf_counter() - t0
-        seen, rows = set(), 0
+        seen, rows, per_chunk = set(), 0, []
         try:
             t0 = time.perf_counter()
             for res in chunk_results(chunks, settings=settings, key=key,
                                      run_time=pd.Timestamp.now(tz="UTC"), partition="full",
                                      workers=workers):
                 seen.add(res.worker)
+                per_chunk.append({"worker": res.worker, **res.seconds})
                 rows += sum(res.rows_read.values())
                 del res
                 pipeline.release_memory()
@@ -68,7 +69,7 @@ def main() -> None:
         finally:
             chunks.cleanup()
         return {"stages_s": {k: round(v, 3) for k, v in times.items()}, "chunks": chunks.n,
-                "workers_seen": sorted(seen), "rows": rows}
+                "workers_seen": sorted(seen), "rows": rows, "per_chunk": per_chunk}
 
     out = chunk_phase(args.source, args.workers)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)

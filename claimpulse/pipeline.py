@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -374,6 +375,7 @@ class ChunkResult:
     latest: dict[str, pd.Timestamp]         # per table: the latest updated_at read
     extra_columns: dict[str, list[str]]     # per table: source columns the contract ignores
     worker: str = ""                        # host:pid that processed it (logs, tests)
+    seconds: dict = field(default_factory=dict)  # read / validate / compute wall seconds
 
 
 def chunk_result(reads: dict[str, TableRead], outcome, outputs: Outputs,
@@ -396,13 +398,21 @@ def process_chunk(chunks: Chunks, i: int, settings: Settings, key: bytes, run_ti
     run name, adding its GX results to the Data Docs). Runs wherever the task runner puts it."""
     from .validate import validate_sources
 
+    if chunks.n > 1:  # a worker's previous chunk: hand its memory back before reading this one
+        release_memory()
+    t0 = time.perf_counter()
     reads = chunks.read(i)
+    t1 = time.perf_counter()
     outcome = validate_sources({t: r.typed for t, r in reads.items()},
                                {t: r.raw for t, r in reads.items()},
                                {t: r.failures for t, r in reads.items()},
                                settings, run_time, partition, run_name=run_name, prune_docs=prune_docs)
+    t2 = time.perf_counter()
     outputs = compute(outcome.accepted, settings, key)
-    return chunk_result(reads, outcome, outputs, keep_read_keys=chunks.plan.touched is not None)
+    res = chunk_result(reads, outcome, outputs, keep_read_keys=chunks.plan.touched is not None)
+    res.seconds = {"read": round(t1 - t0, 2), "validate": round(t2 - t1, 2),
+                   "compute": round(time.perf_counter() - t2, 2)}
+    return res
 
 
 def write_chunk_result(wh: Warehouse, conn, state: LoadState, res: ChunkResult) -> None:

@@ -134,8 +134,8 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
                     warnings.update(f"{t}: extra source column(s) ignored: {', '.join(cols)}"
                                     for t, cols in chunk.extra_columns.items())
                     if chunks.n > 1:
-                        logger.info("chunk %d/%d written (validated and computed by %s)",
-                                    i + 1, chunks.n, chunk.worker)
+                        logger.info("chunk %d/%d written (by %s: %s)", i + 1, chunks.n, chunk.worker,
+                                    ", ".join(f"{k} {v:.1f} s" for k, v in chunk.seconds.items()))
                         del chunk
                         pipeline.release_memory()
                 result = finish_load(work, conn, settings, plan, state, run)

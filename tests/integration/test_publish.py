@@ -155,7 +155,10 @@ def test_a_failed_run_with_a_bi_reader_leaves_its_failed_row_and_nothing_else(
     def broken_compute(*a, **k):
         raise RuntimeError("compute node lost")
 
-    monkeypatch.setattr(nightly_mod, "compute", broken_compute)
+    from claimpulse import pipeline
+
+    # compute runs inside the chunk task (in-process with one worker)
+    monkeypatch.setattr(pipeline, "compute", broken_compute)
     reader = BIReader(path)
     try:
         with pytest.raises(RuntimeError, match="compute node lost"):
