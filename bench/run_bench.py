@@ -27,6 +27,9 @@ child) is sampled every 0.1 s with psutil:
                  written) on 1 and 2 local worker processes (bench/_chunks.py, tasks/chunks.py)
   cli_full_w2    `claimpulse run --workers 2` into an empty warehouse
   backfill_w1 / backfill_w2   `claimpulse backfill` over the last 30 local dates, 1 and 2 workers
+  cli_full_server / cli_noop_server / cli_nightly_server   cli_full, cli_noop and cli_nightly
+                 again, reporting to a long-lived `prefect server` (PREFECT_API_URL), as a
+                 deployment on a worker does: no temporary server to start per run
   prefect_noop   a flow that does nothing: the Prefect temporary server's start alone
 
 A markdown table is printed and every number is written as JSON to bench/results/.
@@ -34,15 +37,18 @@ A markdown table is printed and every number is written as JSON to bench/results
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -54,8 +60,9 @@ RESULTS = BENCH / "results"
 PY = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
 CLI = str(Path(PY).with_name("claimpulse"))
 
-ALL_SCENARIOS = ("full", "noop", "stages", "pandasread", "extract", "sqlref", "workers", "nightly", "backfill")
-DEFAULT_SCENARIOS = ("full", "noop", "stages", "extract", "sqlref", "workers", "nightly", "backfill")
+ALL_SCENARIOS = ("full", "noop", "stages", "pandasread", "extract", "sqlref", "workers", "nightly", "backfill",
+                 "server")
+DEFAULT_SCENARIOS = ("full", "noop", "stages", "extract", "sqlref", "workers", "nightly", "backfill", "server")
 SEED, DAYS = 1, 365
 PSEUDONYM_KEY = "bench-only-key"
 
@@ -92,6 +99,42 @@ def base_env(work: Path) -> dict[str, str]:
         "GX_ANALYTICS_ENABLED": "false", "PYTHONUNBUFFERED": "1",
     })
     return env
+
+
+@contextlib.contextmanager
+def prefect_server(home: Path, env: dict):
+    """A `prefect server` on loopback (its own PREFECT_HOME, kept between starts, so the
+    flow runs of one size share a database); yields `env` with PREFECT_API_URL pointing at it.
+    Started only around the server scenarios so its background services do not disturb the
+    others."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**env, "PREFECT_HOME": str(home), "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+    log = open(home / "server.log", "a")
+    proc = subprocess.Popen([str(Path(PY).with_name("prefect")), "server", "start", "--host", "127.0.0.1",
+                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield env
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
 
 
 # Called with every measurement as it finishes (main() saves them: a killed bench keeps its numbers).
@@ -261,8 +304,8 @@ def bench_size(n: int, scenarios: set[str], args, run_meta: dict) -> dict:
     lim = dict(timeout_s=args.timeout, rss_limit_mb=args.rss_limit_gb * 1024)
     total_rows = rows_total(info["rows"])
 
-    def cli_run(name, wh):
-        r = measure(name, [CLI, "run", "--source", src_url, "--warehouse", f"duckdb:///{wh}"], env,
+    def cli_run(name, wh, run_env=None):
+        r = measure(name, [CLI, "run", "--source", src_url, "--warehouse", f"duckdb:///{wh}"], run_env or env,
                     work / f"{name}.log", **lim)
         if r["returncode"] == 0:
             r.update(last_run_counts(wh))
@@ -290,6 +333,13 @@ def bench_size(n: int, scenarios: set[str], args, run_meta: dict) -> dict:
         m.append(r)
         if "noop" in scenarios and r["returncode"] == 0:
             m.append(cli_run("cli_noop", wh_cli))
+    wh_server, server_home = work / "wh_server.duckdb", work / "prefect-server-home"
+    if "server" in scenarios:
+        with prefect_server(server_home, env) as server_env:
+            r = cli_run("cli_full_server", wh_server, server_env)
+            m.append(r)
+            if r["returncode"] == 0:
+                m.append(cli_run("cli_noop_server", wh_server, server_env))
     if "stages" in scenarios:
         r = stages("stages_full", wh_stages, extra=("--export-daily", str(daily_parquet)))
         m.append(r)
@@ -342,6 +392,9 @@ def bench_size(n: int, scenarios: set[str], args, run_meta: dict) -> dict:
             m.append(cli_run("cli_nightly", wh_cli))
         if wh_stages.exists():
             m.append(stages("stages_nightly", wh_stages))
+    if "server" in scenarios and "nightly" in scenarios and wh_server.exists():
+        with prefect_server(server_home, env) as server_env:
+            m.append(cli_run("cli_nightly_server", wh_server, server_env))
     if "backfill" in scenarios:
         start, end = local_dates_range(src)
         for w in (1, 2):
@@ -375,7 +428,7 @@ def derived(size: dict) -> dict:
         out["cli_full_minus_stages_s"] = round(by["cli_full"]["wall_s"] - by["stages_full"]["stage_total_s"], 2)
     if "sqlref" in by and "stages_full" in by:
         out["claimpulse_vs_sql_ratio"] = round(by["stages_full"]["stage_total_s"] / by["sqlref"]["stage_total_s"], 1)
-    # the issue's targets: nightly <= 10% of full, validation <= 30% of a run
+    # issue 13's targets: nightly <= 15% of full, validation <= 30% of a run
     if "stages_nightly" in by and "stages_full" in by:
         out["nightly_vs_full_stages"] = round(by["stages_nightly"]["stage_total_s"] / by["stages_full"]["stage_total_s"], 3)
     if "cli_nightly" in by and "cli_full" in by:
@@ -394,11 +447,42 @@ def derived(size: dict) -> dict:
                                                   / by["chunks_w2"]["stages_s"]["chunks"], 2)
     if "cli_full_w2" in by and "cli_full" in by:
         out["two_workers_speedup_cli_full"] = round(by["cli_full"]["wall_s"] / by["cli_full_w2"]["wall_s"], 2)
+    for kind in ("full", "noop", "nightly"):   # the same run with a long-lived server
+        if f"cli_{kind}_server" in by:
+            out[f"cli_{kind}_server_s"] = by[f"cli_{kind}_server"]["wall_s"]
+            if f"cli_{kind}" in by:
+                out[f"cli_{kind}_temporary_server_s"] = by[f"cli_{kind}"]["wall_s"]
+    if "cli_nightly_server" in by and "cli_full_server" in by:
+        out["nightly_vs_full_cli_server"] = round(by["cli_nightly_server"]["wall_s"] / by["cli_full_server"]["wall_s"], 3)
     if "extract_pandas" in by and "extract_fast" in by:
         out["extract_speedup"] = round(by["extract_pandas"]["stage_total_s"] / by["extract_fast"]["stage_total_s"], 1)
     if "stages_full_pandasread" in by and "stages_full" in by:
         out["full_stage_total_pandasread_s"] = by["stages_full_pandasread"]["stage_total_s"]
     return out
+
+
+# Issue 13's targets at 1M claims: (derived key, "<=" or ">=", bound, what it says)
+TARGETS = (("claimpulse_vs_sql_ratio", "<=", 2.5, "full-run stages / plain SQL reference"),
+           ("nightly_vs_full_stages", "<=", 0.15, "nightly after 1% changed / full run (stages)"),
+           ("nightly_vs_full_cli", "<=", 0.15, "nightly after 1% changed / full run (command line)"),
+           ("two_workers_speedup_chunks", ">=", 1.6, "1 worker / 2 workers, read+validate+compute"),
+           ("cli_full_peak_rss_mb", "<=", 2048, "peak RSS of `claimpulse run`, full, MB"),
+           ("validation_share_of_full", "<=", 0.30, "validation / full-run stages"))
+
+
+def targets(size: dict) -> list[str]:
+    """One line per target: the measured ratio and whether it is met."""
+    d = dict(size["derived"])
+    full = next((r for r in size["measurements"] if r["scenario"] == "cli_full" and r.get("returncode") == 0), None)
+    if full:
+        d["cli_full_peak_rss_mb"] = max(full["peak_rss_mb"], full.get("ru_maxrss_mb") or 0)
+    lines = []
+    for key, op, bound, what in TARGETS:
+        if key not in d:
+            continue
+        ok = d[key] <= bound if op == "<=" else d[key] >= bound
+        lines.append(f"  {what:52s} {d[key]:>9} (target {op} {bound}) {'met' if ok else 'NOT MET'}")
+    return lines
 
 
 def table(results: dict) -> str:
@@ -488,6 +572,7 @@ def main() -> None:
     for size in results["sizes"]:
         d = size["derived"]
         print(f"{size['n_claims']:,} claims: " + ", ".join(f"{k} = {v}" for k, v in d.items()))
+        print("\n".join(targets(size)))
         sref = next((x for x in size["measurements"] if x["scenario"] == "sqlref" and x.get("compare")), None)
         if sref:
             c = sref["compare"]
