@@ -19,12 +19,28 @@ def cache_path(n: int, seed: int, days: int) -> Path:
     return CACHE / f"src-n{n}-s{seed}-d{days}.sqlite"
 
 
+def index_cached(path: Path) -> None:
+    """A source cached before the demo wrote indexes gets them (a no-op once it has them)."""
+    import sqlalchemy as sa
+
+    from claimpulse.demo import index_source
+    from claimpulse.schema import SOURCE_TABLES
+
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as conn:
+            index_source(conn, SOURCE_TABLES)
+    finally:
+        engine.dispose()
+
+
 def ensure(n: int, seed: int, days: int) -> dict:
     path = cache_path(n, seed, days)
     meta = path.with_suffix(".json")
     if path.exists() and meta.exists():
         info = json.loads(meta.read_text())
         info["cached"] = True
+        index_cached(path)
         return info
     from claimpulse.demo import write_demo
 

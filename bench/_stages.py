@@ -66,10 +66,14 @@ def main() -> None:
     out: dict = {"mode": args.mode, "import_s": round(import_s, 3),
                  "fastread": os.environ.get("CLAIMPULSE_FASTREAD", "1")}
 
+    raised: dict[str, float] = {}   # MB by which each stage raised the process's peak RSS
+
     def timed(name, fn, *a, **kw):
-        t0 = time.perf_counter()
+        t0, rss0 = time.perf_counter(), _peak_rss_mb()
         res = fn(*a, **kw)
         times[name] = times.get(name, 0.0) + time.perf_counter() - t0
+        if _peak_rss_mb() > rss0:  # "clocks" runs inside "load": both are credited with its rise
+            raised[name] = raised.get(name, 0.0) + _peak_rss_mb() - rss0
         return res
 
     settings = load_config(None)
@@ -155,6 +159,7 @@ def main() -> None:
     out["stages_s"] = {k: round(s, 3) for k, s in times.items()}
     out["total_s"] = round(sum(times.values()), 3)
     out["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    out["peak_rss_raised_mb"] = {k: round(v) for k, v in raised.items()}
     Path(args.out).write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
 
 

@@ -320,7 +320,7 @@ def bench_size(n: int, scenarios: set[str], args, run_meta: dict) -> dict:
         if r["returncode"] == 0:
             s = json.loads(out_json.read_text())
             r.update({"stages_s": s["stages_s"], "stage_total_s": s["total_s"], "import_s": s["import_s"],
-                      "rows_read": s.get("rows_read"), "plan_mode": s.get("plan_mode"),
+                      "peak_rss_raised_mb": s.get("peak_rss_raised_mb"), "rows_read": s.get("rows_read"), "plan_mode": s.get("plan_mode"),
                       "touched_claims": s.get("touched_claims"), "rows_quarantined": s.get("rows_quarantined"),
                       "dates_restated": s.get("dates_restated"), "written": s.get("written")})
             r["rows_extracted"] = rows_total(s.get("rows_read"))

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 # `WHERE claim_id IN (...)` batches: one scan beats thousands of lookups.
 FULL_READ_SHARE = 0.3
 # Claims per chunk of a large run (memory is bounded by one chunk; see Chunks).
-CHUNK_CLAIMS = 200_000
+CHUNK_CLAIMS = 100_000
 # Metric dates recomputed per model statement: bounds each statement's work (and, on
 # PostgreSQL, its sort memory) on a full run that restates every date.
 DATES_PER_RECOMPUTE = 62

@@ -377,3 +377,21 @@ def test_100k_claims_speed(tmp_path):
     assert rows["claims"] == 100_000
     assert t1 - t0 < 20          # typically ~2 s: a tenfold margin
     assert t2 - t0 < 120         # typically ~7 s
+
+
+def test_the_demo_source_is_indexed_as_a_claims_system_is(tmp_path):
+    """The nightly queries (rows past a watermark, a changed claim's history) use these."""
+    import sqlite3
+
+    demo.write_demo(f"sqlite:///{tmp_path / 'd.sqlite'}", n_claims=50, days=10)
+    con = sqlite3.connect(tmp_path / "d.sqlite")
+    indexed = {(t, c) for t, c in con.execute(
+        "SELECT m.name, i.name FROM sqlite_master m, pragma_index_list(m.name) l, "
+        "pragma_index_info(l.name) i WHERE m.type = 'table'")}
+    plan = con.execute("EXPLAIN QUERY PLAN SELECT * FROM claim_events WHERE claim_id IN ('CLM00000001')").fetchall()
+    con.close()
+    assert indexed == {(t, c) for t in ("claims", "claim_events", "surveys", "complaints", "customer_costs")
+                       for c in ({"claims": "claim_id", "claim_events": "event_id", "surveys": "response_id",
+                                  "complaints": "complaint_id", "customer_costs": "cost_id"}[t],
+                                 "claim_id", "updated_at")}
+    assert "USING INDEX ix_claim_events_claim_id" in plan[0][-1]
