@@ -37,18 +37,15 @@ A markdown table is printed and every number is written as JSON to bench/results
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
@@ -101,40 +98,13 @@ def base_env(work: Path) -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def prefect_server(home: Path, env: dict):
-    """A `prefect server` on loopback (its own PREFECT_HOME, kept between starts, so the
-    flow runs of one size share a database); yields `env` with PREFECT_API_URL pointing at it.
-    Started only around the server scenarios so its background services do not disturb the
-    others."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    home.mkdir(parents=True, exist_ok=True)
-    env = {**env, "PREFECT_HOME": str(home), "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
-    log = open(home / "server.log", "a")
-    proc = subprocess.Popen([str(Path(PY).with_name("prefect")), "server", "start", "--host", "127.0.0.1",
-                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.5)
-        yield env
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+def server_started(home: Path, env: dict):
+    """A long-lived `prefect server` (tests/helpers/prefect_server.py), started only around the
+    server scenarios so its background services do not disturb the others."""
+    sys.path.insert(0, str(REPO))
+    from tests.helpers.prefect_server import prefect_server
+
+    return prefect_server(home, env)
 
 
 # Called with every measurement as it finishes (main() saves them: a killed bench keeps its numbers).
@@ -335,7 +305,7 @@ def bench_size(n: int, scenarios: set[str], args, run_meta: dict) -> dict:
             m.append(cli_run("cli_noop", wh_cli))
     wh_server, server_home = work / "wh_server.duckdb", work / "prefect-server-home"
     if "server" in scenarios:
-        with prefect_server(server_home, env) as server_env:
+        with server_started(server_home, env) as server_env:
             r = cli_run("cli_full_server", wh_server, server_env)
             m.append(r)
             if r["returncode"] == 0:
@@ -393,7 +363,7 @@ def bench_size(n: int, scenarios: set[str], args, run_meta: dict) -> dict:
         if wh_stages.exists():
             m.append(stages("stages_nightly", wh_stages))
     if "server" in scenarios and "nightly" in scenarios and wh_server.exists():
-        with prefect_server(server_home, env) as server_env:
+        with server_started(server_home, env) as server_env:
             m.append(cli_run("cli_nightly_server", wh_server, server_env))
     if "backfill" in scenarios:
         start, end = local_dates_range(src)

@@ -4,11 +4,6 @@ that are not fixtures live in tests/helpers/."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -111,40 +106,14 @@ def api_env(harness) -> dict:
     return cli_env(PREFECT_API_URL=PREFECT_API_URL.value())
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """A real `prefect server` on loopback for the session; yields the environment (with
     PREFECT_API_URL) that subprocesses use to talk to it."""
-    home = tmp_path_factory.mktemp("prefect_home")
-    port = free_port()
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "DO_NOT_TRACK": "1", "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
-    env.pop("PREFECT_LOGGING_SETTINGS_PATH", None)
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start",
-                             "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
-        time.sleep(0.5)
-    yield env
-    proc.terminate()
+    from .helpers.prefect_server import ServerDidNotStart, prefect_server
+
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        with prefect_server(tmp_path_factory.mktemp("prefect_home"), timeout_s=120) as env:
+            yield env
+    except ServerDidNotStart as exc:
+        pytest.fail(f"prefect server did not start: {exc}")

@@ -158,6 +158,17 @@ COMPARED = ("fact_claim_service", "fact_survey_response", "fact_complaint", "dai
 IGNORED = ("loaded_at", "run_id")
 
 
+def query_file(path, sql: str) -> pd.DataFrame:
+    """`sql` against a DuckDB warehouse file opened read-only, as a BI reader opens it."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
 def read(target, table: str) -> pd.DataFrame:
     wh = target.warehouse()
     with wh.transaction() as conn:

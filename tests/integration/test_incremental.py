@@ -12,11 +12,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from claimpulse import backfill as bf
 
 from ..helpers.sources import Source
+from ..helpers.warehouses import query_file
 
 pytestmark = pytest.mark.slow
 
@@ -36,21 +36,13 @@ OUTPUTS = {
 
 
 def snapshot(wh_path, table: str, where: str = "") -> pd.DataFrame:
-    con = duckdb.connect(str(wh_path), read_only=True)
-    try:
-        return con.execute(f"SELECT * EXCLUDE (loaded_at, run_id) FROM claimpulse.{table} {where} "
-                           f"ORDER BY {OUTPUTS[table]}").df()
-    finally:
-        con.close()
+    return query_file(wh_path, f"SELECT * EXCLUDE (loaded_at, run_id) FROM claimpulse.{table} {where} "
+                               f"ORDER BY {OUTPUTS[table]}")
 
 
 def open_quarantine(wh_path) -> pd.DataFrame:
-    con = duckdb.connect(str(wh_path), read_only=True)
-    try:
-        return con.execute("SELECT source_table, source_key, reasons FROM claimpulse.dq_quarantine "
-                           "WHERE released_at IS NULL ORDER BY ALL").df()
-    finally:
-        con.close()
+    return query_file(wh_path, "SELECT source_table, source_key, reasons FROM claimpulse.dq_quarantine "
+                               "WHERE released_at IS NULL ORDER BY ALL")
 
 
 def assert_same_warehouse(a, b, tables=OUTPUTS, where=""):

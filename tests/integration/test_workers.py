@@ -11,7 +11,9 @@ import socket
 import duckdb
 import pandas as pd
 import pytest
+
 from ..helpers.sources import Source
+from ..helpers.warehouses import query_file
 from .test_incremental import assert_same_warehouse, backfill, open_quarantine
 
 pytestmark = pytest.mark.slow
@@ -24,12 +26,8 @@ def nightly(source, wh_path, **kw):
 
 
 def dq_results(wh_path) -> pd.DataFrame:
-    con = duckdb.connect(str(wh_path), read_only=True)
-    try:
-        return con.execute("SELECT source_table, expectation, success, evaluated_rows, unexpected_rows "
-                           "FROM claimpulse.dq_validation_results ORDER BY ALL").df()
-    finally:
-        con.close()
+    return query_file(wh_path, "SELECT source_table, expectation, success, evaluated_rows, unexpected_rows "
+                               "FROM claimpulse.dq_validation_results ORDER BY ALL")
 
 
 @pytest.fixture(scope="module")
