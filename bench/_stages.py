@@ -142,7 +142,7 @@ def main() -> None:
         profiler.stop()
         Path(args.profile).write_text(profiler.output_html(), encoding="utf-8")
         Path(args.profile).with_suffix(".txt").write_text(
-            profiler.output_text(unicode=False, color=False, show_all=False), encoding="utf-8")
+            profiler.output_text(unicode=False, color=False, show_all=bool(os.environ.get("PROFILE_SHOW_ALL"))), encoding="utf-8")
 
     if args.export_daily and args.mode == "run":
         import duckdb

@@ -16,7 +16,8 @@ How it works
    failing rows of an expectation are GX's ``unexpected_index_list`` (GX is given the frame
    with a positional index; positions are mapped back to the caller's index labels).
    GX sees the same rows and values in a cheaper form (only the columns the suite reads,
-   value-set text as categoricals, nullable integers as float64; see ``_gx_frame``).
+   value-set text as categoricals, nullable integers as float64, text tested only for null
+   as 1.0/NaN; see ``_gx_frame``).
 2. Cast failures reported by extraction (``coercion_failures``, codes like
    ``reported_at_invalid``) join the row's reasons; the null they left in the typed cell does
    not additionally count as ``<col>_missing`` (nor, for a cost's amount, as
@@ -329,17 +330,24 @@ class _GxState:
     # table -> the columns GX reads (None: all) / the text columns it compares by value
     columns: dict[str, list[str] | None] = field(default_factory=dict)
     by_value: dict[str, set[str]] = field(default_factory=dict)
+    # table -> the columns whose only expectations are (not) null, unconditioned
+    presence: dict[str, set[str]] = field(default_factory=dict)
     pruned: set[str] = field(default_factory=set)  # run names whose Data Docs were pruned for
 
 
-def _suite_columns(suite) -> tuple[list[str] | None, set[str]]:
+_NULL_TESTS = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_null"}
+
+
+def _suite_columns(suite) -> tuple[list[str] | None, set[str], set[str]]:
     """(the columns a suite reads, incl. row_condition columns, or None when that cannot be
     told: a table-level expectation or a condition given as a string; the text columns
-    compared by value: value sets and row_condition literals)."""
+    compared by value: value sets and row_condition literals; the columns only ever tested
+    for null, by expectations without a row_condition, and in no row_condition)."""
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     columns: list[str] = []
     by_value: set[str] = set()
+    other_tests: set[str] = set()   # columns some expectation reads for more than null-ness
     known = True
 
     def use(col: str, value: bool = False) -> None:
@@ -358,6 +366,7 @@ def _suite_columns(suite) -> tuple[list[str] | None, set[str]]:
         col = cond.get("column")
         if isinstance(col, dict) and "name" in col:
             use(col["name"], value=True)
+            other_tests.add(col["name"])
         for sub in cond.get("conditions") or ():
             walk(sub)
 
@@ -370,9 +379,11 @@ def _suite_columns(suite) -> tuple[list[str] | None, set[str]]:
             known = False
         for col in cols:
             use(col, value="value_set" in kwargs)
+            if config.type not in _NULL_TESTS or kwargs.get("row_condition") is not None:
+                other_tests.add(col)
         if kwargs.get("row_condition") is not None:
             walk(kwargs["row_condition"])
-    return (columns if known else None), by_value
+    return (columns if known else None), by_value, set(columns) - other_tests
 
 
 _STATES: dict[str, _GxState] = {}
@@ -440,7 +451,8 @@ def _build_state(docs_folder: str) -> _GxState:
     used = {t: _suite_columns(s) for t, s in suites.items()}
     return _GxState(context, checkpoints, definitions, suites, order,
                     columns={t: u[0] for t, u in used.items()},
-                    by_value={t: u[1] for t, u in used.items()})
+                    by_value={t: u[1] for t, u in used.items()},
+                    presence={t: u[2] for t, u in used.items()})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -785,15 +797,21 @@ def _gx_frame(state: _GxState, table: str, df: pd.DataFrame) -> pd.DataFrame:
       codes (the cross-table rules reuse the codes of event_type). Identifiers stay strings:
       factorizing a million distinct ids costs what GX's uniqueness test saves (measured);
     - nullable integers as float64 (exact for these ranges; <NA> -> NaN), so GX's range test
-      is vectorised instead of a Python call per value.
-    Nulls, values and row order are unchanged: every verdict and count is the one GX gives
-    on `df`."""
+      is vectorised instead of a Python call per value;
+    - text only ever tested for null (a child's claim_id, policy_id, customer_id) as 1.0 or
+      NaN: GX fingerprints every batch by hashing all its values, twice per validation, and
+      hashing text is most of that cost; the personal customer_id never reaches GX either.
+    Nulls and row order are unchanged and every other value is: every verdict and count is
+    the one GX gives on `df`."""
     data = {}
     columns = state.columns.get(table)
     for col in (df.columns if columns is None else columns):
         s = df[col]
-        if col in state.by_value[table] and (pd.api.types.is_string_dtype(s.dtype)
+        if col in state.presence[table] and (pd.api.types.is_string_dtype(s.dtype)
                                              or s.dtype == object):
+            s = pd.Series(np.where(s.isna().to_numpy(), np.nan, 1.0), index=s.index)
+        elif col in state.by_value[table] and (pd.api.types.is_string_dtype(s.dtype)
+                                               or s.dtype == object):
             codes, uniques = pd.factorize(s)
             s = pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniques),
                                                     validate=False), index=s.index)

@@ -657,12 +657,21 @@ def test_gx_frame_keeps_rows_values_and_nulls():
         assert set(g.columns) <= set(df.columns)
         for col in g.columns:
             assert (g[col].isna().to_numpy() == df[col].isna().to_numpy()).all(), (t, col)
+            text = pd.api.types.is_string_dtype(df[col].dtype) or df[col].dtype == object
+            if col in state.presence[t] and text:   # tested for null only: GX sees presence
+                assert g[col].dtype == "float64" and set(g[col].dropna()) <= {1.0}, (t, col)
+                continue
             same = g[col].astype(object).where(g[col].notna(), None).tolist()
             want = df[col].astype(object).where(df[col].notna(), None).tolist()
             assert same == want, (t, col)
     events = V._gx_frame(state, "claim_events", typed["claim_events"])
     assert isinstance(events["event_type"].dtype, pd.CategoricalDtype)      # judged by value
     assert not isinstance(events["event_id"].dtype, pd.CategoricalDtype)    # ids stay strings
+    assert events["claim_id"].dtype == "float64"                           # null tests only
+    claims = V._gx_frame(state, "claims", typed["claims"])
+    assert {"policy_id", "customer_id"} <= state.presence["claims"]        # personal: never in GX
+    assert claims["customer_id"].dtype == "float64" and claims["claim_id"].dtype != "float64"
+    assert state.presence["claims"].isdisjoint({"claim_id", "outcome", "denial_reason", "team"})
     surveys = V._gx_frame(state, "surveys", typed["surveys"])
     assert surveys["csat"].dtype == "float64" and "comment" not in surveys.columns
 
