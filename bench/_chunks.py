@@ -22,7 +22,6 @@ from pathlib import Path
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("CLAIMPULSE_DATA_DOCS", "0")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,6 +33,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
+    # Data Docs on, as in a run (each worker adds its results), beside the results
+    os.environ.setdefault("CLAIMPULSE_DOCS_DIR", str(Path(args.out).resolve().parent / "docs"))
 
     import pandas as pd
     from prefect import flow
@@ -59,7 +60,7 @@ def main() -> None:
             t0 = time.perf_counter()
             for res in chunk_results(chunks, settings=settings, key=key,
                                      run_time=pd.Timestamp.now(tz="UTC"), partition="full",
-                                     workers=workers):
+                                     run_name=f"bench-chunks-w{workers}", workers=workers):
                 seen.add(res.worker)
                 per_chunk.append({"worker": res.worker, **res.seconds})
                 rows += sum(res.rows_read.values())

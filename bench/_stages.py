@@ -43,6 +43,8 @@ def main() -> None:
     ap.add_argument("--export-daily", help="after the run, write daily_service_metrics to this parquet")
     args = ap.parse_args()
 
+    # Data Docs as a run writes them, beside the results (never the repository's data/docs)
+    os.environ.setdefault("CLAIMPULSE_DOCS_DIR", str(Path(args.out).resolve().parent / "docs"))
     t_import = time.perf_counter()
     import pandas as pd
 
@@ -112,11 +114,15 @@ def main() -> None:
                     state = timed("load", pipeline.begin_load, wh, conn, plan, run)
                     for i in range(chunks.n):
                         reads = timed("extract", chunks.read, i)
+                        # as the flow validates: through the checkpoints, whose action
+                        # adds each result to the Data Docs (in the bench's work folder)
                         outcome = timed("validate", v.validate_sources,
                                         {t: r.typed for t, r in reads.items()},
                                         {t: r.raw for t, r in reads.items()},
                                         {t: r.failures for t, r in reads.items()},
-                                        settings, run["started_at"], plan.mode)
+                                        settings, run["started_at"], plan.mode,
+                                        run_name=run["run_id"], prune_docs=i == 0,
+                                        docs_later=chunks.n > 1)
                         outputs = timed("compute", pipeline.compute, outcome.accepted, settings, key)
                         timed("load", pipeline.write_chunk, wh, conn, state, outputs, outcome.quarantine,
                               outcome.results, outcome.counts, reads)
@@ -124,6 +130,8 @@ def main() -> None:
                         del reads, outcome, outputs
                         if chunks.n > 1:
                             pipeline.release_memory()
+                    if chunks.n > 1:   # as tasks/chunks.py: the run's Data Docs, built once
+                        timed("validate", v.build_run_data_docs, run["run_id"])
                     result = timed("load", pipeline.finish_load, wh, conn, settings, plan, state, run)
                     times["load"] -= times.get("clocks", 0.0)
             finally:

@@ -393,7 +393,8 @@ def chunk_result(reads: dict[str, TableRead], outcome, outputs: Outputs,
 
 
 def process_chunk(chunks: Chunks, i: int, settings: Settings, key: bytes, run_time: pd.Timestamp,
-                  partition: str, run_name: str | None = None, prune_docs: bool = True) -> ChunkResult:
+                  partition: str, run_name: str | None = None, prune_docs: bool = True,
+                  docs_later: bool = False) -> ChunkResult:
     """Read, validate and compute chunk `i` (pure apart from reading its bucket and, with a
     run name, adding its GX results to the Data Docs). Runs wherever the task runner puts it."""
     from .validate import validate_sources
@@ -406,7 +407,8 @@ def process_chunk(chunks: Chunks, i: int, settings: Settings, key: bytes, run_ti
     outcome = validate_sources({t: r.typed for t, r in reads.items()},
                                {t: r.raw for t, r in reads.items()},
                                {t: r.failures for t, r in reads.items()},
-                               settings, run_time, partition, run_name=run_name, prune_docs=prune_docs)
+                               settings, run_time, partition, run_name=run_name, prune_docs=prune_docs,
+                               docs_later=docs_later)
     t2 = time.perf_counter()
     outputs = compute(outcome.accepted, settings, key)
     res = chunk_result(reads, outcome, outputs, keep_read_keys=chunks.plan.touched is not None)

@@ -545,6 +545,7 @@ def validate_sources(
     partition: str,
     run_name: str | None = None,
     prune_docs: bool = True,
+    docs_later: bool = False,
 ) -> ValidationOutcome:
     """Apply every row rule of SOURCE.md to all source tables (see the module docstring).
 
@@ -552,7 +553,9 @@ def validate_sources(
     table is validated by its GX checkpoint, whose action adds the result to the Data Docs
     under that run name; without one, by its validation definition alone. `prune_docs=False`:
     the caller already pruned the Data Docs for this run (chunks validated in worker
-    processes; see prepare_data_docs)."""
+    processes; see prepare_data_docs). `docs_later`: one chunk of many; its results are
+    stored by the validation definitions and the caller builds the run's pages and index
+    once, after the last chunk (build_run_data_docs)."""
     run_time = _as_utc(run_time)
     params = suite_parameters(settings, run_time)
     frames = {t: _checked_frame(t, typed, raw) for t in TABLE_ORDER}
@@ -569,7 +572,7 @@ def validate_sources(
         prepare_data_docs(run_id.run_name)
     for t in TABLE_ORDER:
         results.extend(_run_suite(t, gx_frames[t], params, reasons[t], partition, gx_results,
-                                  run_id))
+                                  run_id, docs_later))
         invalid_cols[t] = _merge_coercion_failures(t, frames[t], coercion_failures, reasons[t])
 
     # 2. evidence_fee_without_amount (a cast failure of amount already says why it is missing).
@@ -698,18 +701,22 @@ def prepare_data_docs(run_name: str | None) -> None:
     state.pruned.add(run_id.run_name)
 
 
-def rebuild_data_docs_index(run_name: str | None) -> None:
-    """After chunks validated in several processes: build GX's index once more. Each worker's
-    checkpoint rebuilt it after its own result; two rebuilding at once may each have missed the
-    other's. Asking GX for one (small) suite page rebuilds the index with it."""
-    if _gx_run_id(run_name) is None:
+def build_run_data_docs(run_name: str | None) -> None:
+    """After a run's last chunk: the Data Docs pages of every result the run stored (its
+    chunks validated with `docs_later`, here or in worker processes), its suites' pages and
+    the site index, in one GX build."""
+    from claimpulse.datadocs import docs_enabled
+
+    if run_name is None or not docs_enabled():
         return
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
     state = _gx_state()
     with _VALIDATE_LOCK:
-        state.context.build_data_docs(
-            resource_identifiers=[ExpectationSuiteIdentifier(name=state.suites[TABLE_ORDER[0]].name)])
+        store = state.context.validation_results_store
+        results = [k for k in store.list_keys() if k.run_id.run_name == str(run_name)]
+        suites = [ExpectationSuiteIdentifier(name=state.suites[t].name) for t in TABLE_ORDER]
+        state.context.build_data_docs(resource_identifiers=results + suites)
 
 
 def _gx_run_id(run_name: str | None) -> Any:
@@ -824,20 +831,29 @@ def _gx_frame(state: _GxState, table: str, df: pd.DataFrame) -> pd.DataFrame:
 
 def _run_suite(table: str, gx_df: pd.DataFrame, params: dict, reasons: _Reasons,
                partition: str, keep: dict[str, Any] | None = None,
-               run_id: Any = None) -> list[dict[str, Any]]:
+               run_id: Any = None, docs_later: bool = False) -> list[dict[str, Any]]:
     """Validate `gx_df` (see _gx_frame) with the table's suite; its failing rows (positions)
     go to `reasons`; returns the dq_validation_results rows in suite order.
 
     With a `run_id` (a GX RunIdentifier) the table's checkpoint runs: validation, then its
     UpdateDataDocsAction adds the result to the Data Docs. Without one the table's batch is
     validated with the same suite and result format and nothing is stored (tests, benchmarks,
-    CLAIMPULSE_DATA_DOCS=0)."""
+    CLAIMPULSE_DATA_DOCS=0). With `docs_later` the table's validation definition runs
+    instead of its checkpoint: the result is stored, its page is built later.
+
+    Each Data Docs build renders its pages and rebuilds the site index from every stored
+    result (30 runs are kept), so a run of many chunks builds once (build_run_data_docs)
+    instead of once per table and chunk."""
     state = _gx_state()
     suite = state.suites[table]
     checkpoint = state.checkpoints[table]
     batch = {"dataframe": gx_df}
     with _VALIDATE_LOCK:
-        if run_id is not None:
+        if run_id is not None and docs_later:
+            outcome = state.definitions[table].run(
+                batch_parameters=batch, expectation_parameters=params,
+                result_format=checkpoint.result_format, run_id=run_id)
+        elif run_id is not None:
             run = checkpoint.run(batch_parameters=batch, expectation_parameters=params,
                                  run_id=run_id)
             (outcome,) = run.run_results.values()

@@ -37,8 +37,10 @@ def _retry_if_source_dropped(task, run, state) -> bool:
 @task(name="process-chunk", retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2),
       retry_condition_fn=_retry_if_source_dropped, cache_policy=NO_CACHE, persist_result=False,
       task_run_name="process-chunk-{i}")
-def process_chunk(chunks, i, settings, key, run_time, partition, run_name=None, prune_docs=True):
-    return pipeline.process_chunk(chunks, i, settings, key, run_time, partition, run_name, prune_docs)
+def process_chunk(chunks, i, settings, key, run_time, partition, run_name=None, prune_docs=True,
+                  docs_later=False):
+    return pipeline.process_chunk(chunks, i, settings, key, run_time, partition, run_name, prune_docs,
+                                  docs_later)
 
 
 def task_runner(workers: int = 1, dask_address: str | None = None) -> TaskRunner | None:
@@ -75,12 +77,15 @@ def chunk_results(chunks: pipeline.Chunks, *, settings, key: bytes, run_time, pa
     On a runner at most `workers + 1` chunks are in flight: finished results wait in this
     process for the writer, so the bound keeps memory at a few chunks, not the whole run.
     `process`: the task (the flows pass their own name for it, which tests may re-option)."""
+    # many chunks: each stores its GX results; their Data Docs are built once, at the end
     params = {"settings": settings, "key": key, "run_time": run_time, "partition": partition,
-              "run_name": run_name}
+              "run_name": run_name, "docs_later": chunks.n > 1}
     runner = task_runner(workers, dask_address) if chunks.n > 1 else None
     if runner is None:
         for i in range(chunks.n):
             yield process(chunks=chunks, i=i, **params)
+        if chunks.n > 1:
+            validate.build_run_data_docs(run_name)
         return
     validate.prepare_data_docs(run_name)   # here, once: two workers must not prune together
     in_flight = max(workers, 2) + 1
@@ -93,4 +98,4 @@ def chunk_results(chunks: pipeline.Chunks, *, settings, key: bytes, run_time, pa
                                                        "prune_docs": False}))
                 nxt += 1
             yield pending.popleft().result()
-    validate.rebuild_data_docs_index(run_name)
+    validate.build_run_data_docs(run_name)

@@ -79,13 +79,31 @@ def test_parallel_chunks_write_exactly_what_one_process_writes(
     assert os.getpid() not in pids and len(pids) == 2, result["chunk_workers"]   # two other processes
     assert_same_warehouse(one_process, wh)
     pd.testing.assert_frame_equal(open_quarantine(one_process), open_quarantine(wh))
-    # each worker's checkpoint added its pages; GX's index (rebuilt at the end) lists them all
-    index = (tmp_path / "_docs" / "index.html").read_text(encoding="utf-8")
-    pages = set(re.findall(r'validations/[a-z_]+/[^"]+?\.html', index))
-    assert len(pages) == 4 * 5, sorted(pages)                  # 4 chunks x 5 source tables
+    # the workers stored their results; one GX build at the end made every page and the index
+    assert_docs_pages(tmp_path / "_docs", 4)
     q = open_quarantine(wh)
     assert (q["reasons"].str.contains("response_id_not_unique") & (q["source_table"] == "surveys")).sum() == 2
     pd.testing.assert_frame_equal(dq_results(one_process), dq_results(wh))
+
+
+def assert_docs_pages(docs, chunks: int) -> None:
+    """GX's index lists one validation page per chunk and source table, and each page exists."""
+    index = (docs / "index.html").read_text(encoding="utf-8")
+    pages = set(re.findall(r'validations/[a-z_]+/[^"]+?\.html', index))
+    assert len(pages) == chunks * 5, sorted(pages)
+    assert all((docs / p).is_file() for p in pages), sorted(p for p in pages if not (docs / p).is_file())
+
+
+def test_chunks_in_the_flows_process_build_their_data_docs_once(
+        harness, twin_source, one_process, tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAIMPULSE_PSEUDONYM_KEY", KEY)
+    monkeypatch.setenv("CLAIMPULSE_CHUNK_CLAIMS", "250")       # 600 claims: 3 chunks
+    monkeypatch.setenv("CLAIMPULSE_DOCS_DIR", str(tmp_path / "docs"))
+    wh = tmp_path / "serial.duckdb"
+    result = nightly(twin_source.url, wh, as_of=pd.Timestamp("2026-11-30").date())
+    assert result["chunks"] == 3 and result["chunk_workers"] == [f"{socket.gethostname()}:{os.getpid()}"]
+    assert_same_warehouse(one_process, wh)
+    assert_docs_pages(tmp_path / "docs", 3)
 
 
 def test_a_parallel_backfill_equals_a_serial_one(harness, twin_source, one_process, tmp_path, monkeypatch):
