@@ -806,8 +806,9 @@ def _gx_frame(state: _GxState, table: str, df: pd.DataFrame) -> pd.DataFrame:
     - nullable integers as float64 (exact for these ranges; <NA> -> NaN), so GX's range test
       is vectorised instead of a Python call per value;
     - text only ever tested for null (a child's claim_id, policy_id, customer_id) as 1.0 or
-      NaN: GX fingerprints every batch by hashing all its values, twice per validation, and
-      hashing text is most of that cost; the personal customer_id never reaches GX either.
+      NaN: GX fingerprints every batch by hashing all its values (twice through
+      Batch.validate), and hashing text is most of that cost; the personal customer_id never
+      reaches GX either.
     Nulls and row order are unchanged and every other value is: every verdict and count is
     the one GX gives on `df`."""
     data = {}
