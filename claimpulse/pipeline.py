@@ -215,6 +215,16 @@ def _mark_global_duplicates(reads: dict[str, TableRead], plan: RunPlan) -> dict[
     return reads
 
 
+def chunk_count(plan: RunPlan, workers: int = 1) -> int:
+    """How many chunks a plan's claims make (known before anything is read or spilled)."""
+    size = plan.total_claims if plan.touched is None else len(plan.touched)
+    n = max(1, -(-size // chunk_claims()))
+    if n > 1 and workers > 1:
+        # whole rounds: no worker idles through the last one (6 chunks for 2 workers, not 5)
+        n = -(-n // workers) * workers
+    return n
+
+
 class Chunks:
     """The plan's source rows as `n` chunks of whole claims (see claimpulse.buckets).
 
@@ -226,11 +236,7 @@ class Chunks:
 
     def __init__(self, source, settings: Settings, plan: RunPlan, workers: int = 1):
         self.source, self.settings, self.plan = source, settings, plan
-        size = plan.total_claims if plan.touched is None else len(plan.touched)
-        self.n = max(1, -(-size // chunk_claims()))
-        if self.n > 1 and workers > 1:
-            # whole rounds: no worker idles through the last one (6 chunks for 2 workers, not 5)
-            self.n = -(-self.n // workers) * workers
+        self.n = chunk_count(plan, workers)
         self._buckets = None
         if self.n > 1:
             from .buckets import spill
@@ -389,7 +395,12 @@ def chunk_result(reads: dict[str, TableRead], outcome, outputs: Outputs,
                        dict(outcome.gx_results), read_keys_of(reads) if keep_read_keys else None,
                        {name: len(r.raw) for name, r in reads.items()}, latest,
                        {name: list(r.extra_columns) for name, r in reads.items() if r.extra_columns},
-                       f"{socket.gethostname()}:{os.getpid()}")
+                       worker_id())
+
+
+def worker_id() -> str:
+    """host:pid of this process (which worker processed a chunk: logs and tests)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def process_chunk(chunks: Chunks, i: int, settings: Settings, key: bytes, run_time: pd.Timestamp,

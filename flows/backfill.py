@@ -23,8 +23,8 @@ from claimpulse.preflight import preflight
 from claimpulse.summary import quarantined_total, range_headline, run_markdown
 from claimpulse.warehouse import Warehouse
 from flows.nightly import locked_run, new_run_id, worse_counts
-from claimpulse.pipeline import combine_chunks
-from tasks.chunks import chunk_results, process_chunk
+from claimpulse.pipeline import chunk_count, combine_chunks
+from tasks.chunks import chunk_results, chunk_workers, process_chunk
 from tasks.extract import prepare_chunks
 from tasks.publish import publish
 
@@ -106,14 +106,15 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
                             f"or complained about in the range")
             logger.warning(warnings[-1])
         # the expensive stages (read, validate, compute) chunk by chunk on the same workers
-        chunks = prepare_chunks(source, settings, plan, workers)
-        try:
-            outcome = combine_chunks(list(chunk_results(
-                chunks, settings=settings, key=key, run_time=run["started_at"], partition=bkey,
-                run_name=str(run["run_id"]), workers=workers, dask_address=dask_address,
-                process=process_chunk)))
-        finally:
-            chunks.cleanup()
+        with chunk_workers(chunk_count(plan, workers), workers, dask_address) as runner:
+            chunks = prepare_chunks(source, settings, plan, workers)   # workers warm meanwhile
+            try:
+                outcome = combine_chunks(list(chunk_results(
+                    chunks, settings=settings, key=key, run_time=run["started_at"], partition=bkey,
+                    run_name=str(run["run_id"]), workers=workers, process=process_chunk,
+                    runner=runner)))
+            finally:
+                chunks.cleanup()
         outputs = outcome.outputs
         parts = bf.slice_partitions(outputs, settings, todo)
         written = compute_and_write.with_options(task_runner=_runner(workers, dask_address))(

@@ -22,7 +22,7 @@ from claimpulse.extract import open_source
 from claimpulse.preflight import lock_timeout, one_line, preflight
 from claimpulse.summary import quarantined_total, run_markdown
 from claimpulse.warehouse import Warehouse
-from tasks.chunks import chunk_results, process_chunk
+from tasks.chunks import chunk_results, chunk_workers, process_chunk
 from tasks.extract import plan_changes, prepare_chunks
 from tasks.load import begin_load, finish_load, write_chunk
 from tasks.publish import publish
@@ -119,28 +119,30 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
                             warehouse_keys(work) if watermarks and reconcile else None)
         logger.info("%s run: %s claim(s) to rebuild; changed rows %s", plan.mode,
                     "all" if plan.touched is None else len(plan.touched), plan.reasons())
-        chunks = prepare_chunks(source, settings, plan, workers)
-        try:
-            with work.transaction() as conn:
-                state = begin_load(work, conn, plan, run)
-                done = chunk_results(chunks, settings=settings, key=key, run_time=run["started_at"],
-                                     partition=plan.mode, run_name=str(run["run_id"]),
-                                     workers=workers, dask_address=dask_address, process=process_chunk)
-                workers_seen: set[str] = set()
-                for i, chunk in enumerate(done):
-                    gx_parts.append(chunk.gx_results)
-                    workers_seen.add(chunk.worker)
-                    write_chunk(work, conn, state, chunk)
-                    warnings.update(f"{t}: extra source column(s) ignored: {', '.join(cols)}"
-                                    for t, cols in chunk.extra_columns.items())
-                    if chunks.n > 1:
-                        logger.info("chunk %d/%d written (by %s: %s)", i + 1, chunks.n, chunk.worker,
-                                    ", ".join(f"{k} {v:.1f} s" for k, v in chunk.seconds.items()))
-                        del chunk
-                        pipeline.release_memory()
-                result = finish_load(work, conn, settings, plan, state, run)
-        finally:
-            chunks.cleanup()
+        # workers (if any) start while the flow spills the source
+        with chunk_workers(pipeline.chunk_count(plan, workers), workers, dask_address) as runner:
+            chunks = prepare_chunks(source, settings, plan, workers)
+            try:
+                with work.transaction() as conn:
+                    state = begin_load(work, conn, plan, run)
+                    done = chunk_results(chunks, settings=settings, key=key, run_time=run["started_at"],
+                                         partition=plan.mode, run_name=str(run["run_id"]),
+                                         workers=workers, process=process_chunk, runner=runner)
+                    workers_seen: set[str] = set()
+                    for i, chunk in enumerate(done):
+                        gx_parts.append(chunk.gx_results)
+                        workers_seen.add(chunk.worker)
+                        write_chunk(work, conn, state, chunk)
+                        warnings.update(f"{t}: extra source column(s) ignored: {', '.join(cols)}"
+                                        for t, cols in chunk.extra_columns.items())
+                        if chunks.n > 1:
+                            logger.info("chunk %d/%d written (by %s: %s)", i + 1, chunks.n, chunk.worker,
+                                        ", ".join(f"{k} {v:.1f} s" for k, v in chunk.seconds.items()))
+                            del chunk
+                            pipeline.release_memory()
+                    result = finish_load(work, conn, settings, plan, state, run)
+            finally:
+                chunks.cleanup()
     # ... audit, publish (leaving locked_run). Reads go to the published warehouse, read-only.
     reader = wh.reader()
     links = run_links(reader, settings, str(run["run_id"]), gx_parts, logger)

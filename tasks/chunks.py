@@ -43,6 +43,34 @@ def process_chunk(chunks, i, settings, key, run_time, partition, run_name=None, 
                                   docs_later)
 
 
+@task(name="warm-worker", cache_policy=NO_CACHE, persist_result=False)
+def warm_worker() -> str:
+    """Import the pipeline and open the GX project in a worker while the flow spills the
+    source (one core's work): the first chunks then start at once. Never fails: a worker
+    that cannot validate says so in its first chunk."""
+    try:
+        validate.open_gx_project()
+    except Exception as exc:  # noqa: BLE001 - reported by the chunk tasks instead
+        return f"not warmed: {exc}"
+    return pipeline.worker_id()
+
+
+@contextmanager
+def chunk_workers(n_chunks: int, workers: int = 1,
+                  dask_address: str | None = None) -> Iterator[TaskRunner | None]:
+    """The task runner a run's `n_chunks` chunks go to (None: the flow's own process), entered
+    before the spill so its worker processes start and warm up while the flow reads the
+    source. Pass it to chunk_results."""
+    runner = task_runner(workers, dask_address) if n_chunks > 1 else None
+    if runner is None:
+        yield None
+        return
+    with _api_for_workers(), runner:
+        for _ in range(workers):
+            runner.submit(warm_worker, {})
+        yield runner
+
+
 def task_runner(workers: int = 1, dask_address: str | None = None) -> TaskRunner | None:
     """The runner parallel chunks go to; None: one by one in this process."""
     if dask_address:
@@ -70,17 +98,24 @@ def _api_for_workers() -> Iterator[None]:
 
 def chunk_results(chunks: pipeline.Chunks, *, settings, key: bytes, run_time, partition: str,
                   run_name: str | None = None, workers: int = 1, dask_address: str | None = None,
-                  process: Callable = process_chunk) -> Iterator[pipeline.ChunkResult]:
+                  process: Callable = process_chunk,
+                  runner: TaskRunner | None = None) -> Iterator[pipeline.ChunkResult]:
     """Every chunk's ChunkResult, in chunk order (the writer's order does not depend on which
     worker finished first, so a parallel run writes exactly what a serial one does).
 
     On a runner at most `workers + 1` chunks are in flight: finished results wait in this
     process for the writer, so the bound keeps memory at a few chunks, not the whole run.
-    `process`: the task (the flows pass their own name for it, which tests may re-option)."""
+    `process`: the task (the flows pass their own name for it, which tests may re-option).
+    `runner`: one already started (chunk_workers); otherwise one is started here."""
     # many chunks: each stores its GX results; their Data Docs are built once, at the end
     params = {"settings": settings, "key": key, "run_time": run_time, "partition": partition,
               "run_name": run_name, "docs_later": chunks.n > 1}
-    runner = task_runner(workers, dask_address) if chunks.n > 1 else None
+    if runner is None and chunks.n > 1 and (workers > 1 or dask_address):
+        with chunk_workers(chunks.n, workers, dask_address) as started:
+            yield from chunk_results(chunks, settings=settings, key=key, run_time=run_time,
+                                     partition=partition, run_name=run_name, workers=workers,
+                                     process=process, runner=started)
+        return
     if runner is None:
         for i in range(chunks.n):
             yield process(chunks=chunks, i=i, **params)
@@ -89,13 +124,12 @@ def chunk_results(chunks: pipeline.Chunks, *, settings, key: bytes, run_time, pa
         return
     validate.prepare_data_docs(run_name)   # here, once: two workers must not prune together
     in_flight = max(workers, 2) + 1
-    with _api_for_workers(), runner:
-        pending: deque = deque()
-        nxt = 0
-        while nxt < chunks.n or pending:
-            while nxt < chunks.n and len(pending) < in_flight:
-                pending.append(runner.submit(process, {"chunks": chunks, "i": nxt, **params,
-                                                       "prune_docs": False}))
-                nxt += 1
-            yield pending.popleft().result()
+    pending: deque = deque()
+    nxt = 0
+    while nxt < chunks.n or pending:
+        while nxt < chunks.n and len(pending) < in_flight:
+            pending.append(runner.submit(process, {"chunks": chunks, "i": nxt, **params,
+                                                   "prune_docs": False}))
+            nxt += 1
+        yield pending.popleft().result()
     validate.build_run_data_docs(run_name)
