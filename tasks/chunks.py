@@ -97,8 +97,7 @@ def _api_for_workers() -> Iterator[None]:
 
 
 def chunk_results(chunks: pipeline.Chunks, *, settings, key: bytes, run_time, partition: str,
-                  run_name: str | None = None, workers: int = 1, dask_address: str | None = None,
-                  process: Callable = process_chunk,
+                  run_name: str | None = None, workers: int = 1, process: Callable = process_chunk,
                   runner: TaskRunner | None = None) -> Iterator[pipeline.ChunkResult]:
     """Every chunk's ChunkResult, in chunk order (the writer's order does not depend on which
     worker finished first, so a parallel run writes exactly what a serial one does).
@@ -106,16 +105,10 @@ def chunk_results(chunks: pipeline.Chunks, *, settings, key: bytes, run_time, pa
     On a runner at most `workers + 1` chunks are in flight: finished results wait in this
     process for the writer, so the bound keeps memory at a few chunks, not the whole run.
     `process`: the task (the flows pass their own name for it, which tests may re-option).
-    `runner`: one already started (chunk_workers); otherwise one is started here."""
+    `runner`: the one chunk_workers started (None: chunk after chunk in this process)."""
     # many chunks: each stores its GX results; their Data Docs are built once, at the end
     params = {"settings": settings, "key": key, "run_time": run_time, "partition": partition,
               "run_name": run_name, "docs_later": chunks.n > 1}
-    if runner is None and chunks.n > 1 and (workers > 1 or dask_address):
-        with chunk_workers(chunks.n, workers, dask_address) as started:
-            yield from chunk_results(chunks, settings=settings, key=key, run_time=run_time,
-                                     partition=partition, run_name=run_name, workers=workers,
-                                     process=process, runner=started)
-        return
     if runner is None:
         for i in range(chunks.n):
             yield process(chunks=chunks, i=i, **params)
