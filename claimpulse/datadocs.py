@@ -1,8 +1,9 @@
 """Great Expectations Data Docs of the runs, made to work offline, and the run's published links.
 
-GX builds the Data Docs itself: each table's checkpoint in the GX project (expectations/) has
-an UpdateDataDocsAction, so a run that validates with a run name (the ClaimPulse run id, see
-``claimpulse.validate.validate_sources``) adds its pages to GX's site in ``docs_dir()``::
+GX builds the Data Docs itself: a run that validates with a run name (the ClaimPulse run id,
+see ``claimpulse.validate.validate_sources``) stores each table's result in the GX project's
+results store and has GX build the run's pages and the index once
+(``claimpulse.validate.build_run_data_docs``), in GX's site in ``docs_dir()``::
 
     <docs_dir>/index.html                                   GX's index: every kept run, filterable
     <docs_dir>/validations/<table>/<run id>/<time>/*.html   one page per table (and chunk)

@@ -91,9 +91,13 @@ GX is run the way its users run it, through its public API only: a File Data Con
 the repository (``expectations/``: ``great_expectations.yml``, ``suites/``,
 ``validation_definitions/``, ``checkpoints/``; ``expectations/make_project.py`` rebuilds all but
 the suites), opened once per process. A run with a run name validates each table through the
-table's checkpoint, whose UpdateDataDocsAction adds the result to the Data Docs
-(claimpulse.datadocs); otherwise the table's batch is validated with the same suite and result
-format and nothing is stored. One validation per table per chunk: GX's cost per validation
+table's validation definition, which stores the result, and then builds the Data Docs pages of
+all of them in one ``context.build_data_docs`` (claimpulse.datadocs); otherwise the table's batch
+is validated with the same suite and result format and nothing is stored. The project's
+checkpoints (one per table, whose UpdateDataDocsAction builds the docs) are what a user runs by
+hand; the pipeline does not run them because that action rebuilds the whole site index after
+every single result, five times a run (tests/unit/test_validate.py checks that a checkpoint
+run by hand and the pipeline agree). One validation per table per chunk: GX's cost per validation
 is mostly fixed (planning ~50 metrics), so fewer, larger batches keep it small. GX runs quietly
 (no analytics, no progress bars: both set in great_expectations.yml); validation is serialized
 by a lock because GX execution engines keep the active batch as shared state.
@@ -323,7 +327,7 @@ def suite_parameters(settings, run_time: pd.Timestamp) -> dict[str, Any]:
 @dataclass
 class _GxState:
     context: Any                         # the File Data Context of expectations/
-    checkpoints: dict[str, Any]          # table -> its checkpoint (validation + Data Docs)
+    checkpoints: dict[str, Any]          # table -> its checkpoint (for users; its result format)
     definitions: dict[str, Any]          # table -> its validation definition
     suites: dict[str, Any]
     order: dict[str, dict[str, int]]  # table -> label -> position in the suite
@@ -550,12 +554,11 @@ def validate_sources(
     """Apply every row rule of SOURCE.md to all source tables (see the module docstring).
 
     With a `run_name` (the ClaimPulse run id) and Data Docs on (claimpulse.datadocs), each
-    table is validated by its GX checkpoint, whose action adds the result to the Data Docs
-    under that run name; without one, by its validation definition alone. `prune_docs=False`:
+    table's result is stored under that run name and the Data Docs pages of the run are built
+    once, after the five validations; without one, nothing is stored. `prune_docs=False`:
     the caller already pruned the Data Docs for this run (chunks validated in worker
-    processes; see prepare_data_docs). `docs_later`: one chunk of many; its results are
-    stored by the validation definitions and the caller builds the run's pages and index
-    once, after the last chunk (build_run_data_docs)."""
+    processes; see prepare_data_docs). `docs_later`: one chunk of many; the caller builds
+    the run's pages and index once, after the last chunk (build_run_data_docs)."""
     run_time = _as_utc(run_time)
     params = suite_parameters(settings, run_time)
     frames = {t: _checked_frame(t, typed, raw) for t in TABLE_ORDER}
@@ -572,8 +575,10 @@ def validate_sources(
         prepare_data_docs(run_id.run_name)
     for t in TABLE_ORDER:
         results.extend(_run_suite(t, gx_frames[t], params, reasons[t], partition, gx_results,
-                                  run_id, docs_later))
+                                  run_id))
         invalid_cols[t] = _merge_coercion_failures(t, frames[t], coercion_failures, reasons[t])
+    if run_id is not None and not docs_later:
+        build_run_data_docs(run_id.run_name)   # one build for the five tables' pages
 
     # 2. evidence_fee_without_amount (a cast failure of amount already says why it is missing).
     costs = frames["customer_costs"]
@@ -702,9 +707,9 @@ def prepare_data_docs(run_name: str | None) -> None:
 
 
 def build_run_data_docs(run_name: str | None) -> None:
-    """After a run's last chunk: the Data Docs pages of every result the run stored (its
-    chunks validated with `docs_later`, here or in worker processes), its suites' pages and
-    the site index, in one GX build."""
+    """After a run's validations (its last chunk): the Data Docs pages of every result the
+    run stored (here or in worker processes), its suites' pages and the site index, in one GX
+    build."""
     from claimpulse.datadocs import docs_enabled
 
     if run_name is None or not docs_enabled():
@@ -832,36 +837,31 @@ def _gx_frame(state: _GxState, table: str, df: pd.DataFrame) -> pd.DataFrame:
 
 def _run_suite(table: str, gx_df: pd.DataFrame, params: dict, reasons: _Reasons,
                partition: str, keep: dict[str, Any] | None = None,
-               run_id: Any = None, docs_later: bool = False) -> list[dict[str, Any]]:
+               run_id: Any = None) -> list[dict[str, Any]]:
     """Validate `gx_df` (see _gx_frame) with the table's suite; its failing rows (positions)
     go to `reasons`; returns the dq_validation_results rows in suite order.
 
-    With a `run_id` (a GX RunIdentifier) the table's checkpoint runs: validation, then its
-    UpdateDataDocsAction adds the result to the Data Docs. Without one the table's batch is
-    validated with the same suite and result format and nothing is stored (tests, benchmarks,
-    CLAIMPULSE_DATA_DOCS=0). With `docs_later` the table's validation definition runs
-    instead of its checkpoint: the result is stored, its page is built later.
+    With a `run_id` (a GX RunIdentifier) the table's validation definition runs and stores its
+    result (the caller builds its Data Docs page: build_run_data_docs). Without one the table's
+    batch is validated with the same suite and result format and nothing is stored (tests,
+    benchmarks, CLAIMPULSE_DATA_DOCS=0). Both use the result format of the table's checkpoint.
 
-    Each Data Docs build renders its pages and rebuilds the site index from every stored
-    result (30 runs are kept), so a run of many chunks builds once (build_run_data_docs)
-    instead of once per table and chunk."""
+    The checkpoint itself is not run: its UpdateDataDocsAction renders the result's page and
+    then rebuilds the site index from every stored result (30 runs are kept), once per table
+    and chunk; one build per run costs a fifth of that or less."""
     state = _gx_state()
     suite = state.suites[table]
-    checkpoint = state.checkpoints[table]
+    result_format = state.checkpoints[table].result_format
     batch = {"dataframe": gx_df}
     with _VALIDATE_LOCK:
-        if run_id is not None and docs_later:
+        if run_id is not None:
             outcome = state.definitions[table].run(
                 batch_parameters=batch, expectation_parameters=params,
-                result_format=checkpoint.result_format, run_id=run_id)
-        elif run_id is not None:
-            run = checkpoint.run(batch_parameters=batch, expectation_parameters=params,
-                                 run_id=run_id)
-            (outcome,) = run.run_results.values()
+                result_format=result_format, run_id=run_id)
         else:  # Batch.validate stores nothing: no Data Docs, no files
             outcome = state.definitions[table].batch_definition.get_batch(
                 batch_parameters=batch).validate(suite, expectation_parameters=params,
-                                                 result_format=checkpoint.result_format)
+                                                 result_format=result_format)
     rows: list[tuple[int, dict[str, Any]]] = []
     order = state.order[table]
     for er in outcome.results:

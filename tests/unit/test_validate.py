@@ -725,6 +725,31 @@ def test_gx_project_is_a_file_context_with_a_checkpoint_per_table():
             e.meta["reason"] for e in definition.suite.expectations]
 
 
+def test_a_checkpoint_run_by_hand_agrees_with_the_pipeline(tmp_path, monkeypatch):
+    """The pipeline runs the validation definitions and builds the Data Docs once; a user runs
+    a table's checkpoint by hand. Both judge the same rows the same way, and the checkpoint's
+    action builds its page."""
+    import great_expectations as gx
+
+    monkeypatch.setenv("CLAIMPULSE_DOCS_DIR", str(tmp_path / "pipeline"))
+    typed = _many_faults()
+    outcome = V.validate_sources(typed, raw_of(typed), {}, SETTINGS, RUN_TIME, "x", run_name="run-1")
+    context = gx.get_context(mode="file", context_root_dir=str(V.EXPECTATIONS_DIR),
+                             runtime_environment={"CLAIMPULSE_DOCS_DIR": str(tmp_path / "by-hand")})
+    params = V.suite_parameters(SETTINGS, pd.Timestamp(RUN_TIME).tz_convert("UTC"))
+    for t in TABLE_ORDER:
+        run_ = context.checkpoints.get(t).run(batch_parameters={"dataframe": typed[t]},
+                                             expectation_parameters=params)
+        (result,) = run_.run_results.values()
+        by_hand = {V.expectation_label(er.expectation_config): int(er.result.get("unexpected_count") or 0)
+                   for er in result.results}
+        mine = outcome.results[outcome.results["source_table"] == t].set_index("expectation")["unexpected_rows"]
+        assert by_hand == {label: int(mine[label]) for label in by_hand}, t
+        assert (tmp_path / "by-hand" / "validations" / t).is_dir(), t
+        assert len(list((tmp_path / "pipeline" / "validations" / t / "run-1").glob("*/*.html"))) == 1, t
+    assert sum(outcome.results["unexpected_rows"]) > 0   # the frames do break rules
+
+
 def test_validation_writes_nothing_into_the_gx_project(tmp_path, monkeypatch):
     import subprocess
 
