@@ -114,8 +114,8 @@ def main() -> None:
                     state = timed("load", pipeline.begin_load, wh, conn, plan, run)
                     for i in range(chunks.n):
                         reads = timed("extract", chunks.read, i)
-                        # as the flow validates: through the checkpoints, whose action
-                        # adds each result to the Data Docs (in the bench's work folder)
+                        # as the flow validates: results stored, the run's Data Docs built
+                        # once (in the bench's work folder)
                         outcome = timed("validate", v.validate_sources,
                                         {t: r.typed for t, r in reads.items()},
                                         {t: r.raw for t, r in reads.items()},
