@@ -12,10 +12,12 @@ The project is a GX 1.x File Data Context (``great_expectations.yml`` here) hold
 - ``validation_definitions/<table>.json``: suite x the table's whole-dataframe batch;
 - ``checkpoints/<table>.json``: the table's validation definition plus an
   UpdateDataDocsAction, with the result format ClaimPulse needs (COMPLETE, so every failing
-  row's position comes back).
+  row's position comes back). Runs take their result format from it; they run the validation
+  definitions and build the Data Docs once per run (claimpulse/validate.py says why), and a
+  user can run a checkpoint by hand.
 
-Nothing here is written at run time: validation results are kept in memory and the Data Docs
-site is written to the folder that ``CLAIMPULSE_DOCS_DIR`` names (see great_expectations.yml).
+Nothing here is written at run time: the validation results store and the Data Docs site are
+in the folder that ``CLAIMPULSE_DOCS_DIR`` names (see great_expectations.yml).
 """
 from __future__ import annotations
 
