@@ -122,7 +122,7 @@ def main() -> None:
                                         {t: r.failures for t, r in reads.items()},
                                         settings, run["started_at"], plan.mode,
                                         run_name=run["run_id"], prune_docs=i == 0,
-                                        docs_later=chunks.n > 1)
+                                        docs_later=True)
                         outputs = timed("compute", pipeline.compute, outcome.accepted, settings, key)
                         timed("load", pipeline.write_chunk, wh, conn, state, outputs, outcome.quarantine,
                               outcome.results, outcome.counts, reads)
@@ -130,8 +130,8 @@ def main() -> None:
                         del reads, outcome, outputs
                         if chunks.n > 1:
                             pipeline.release_memory()
-                    if chunks.n > 1:   # as tasks/chunks.py: the run's Data Docs, built once
-                        timed("validate", v.build_run_data_docs, run["run_id"])
+                    # as tasks/chunks.py: the run's Data Docs, built once
+                    timed("validate", v.build_run_data_docs, run["run_id"])
                     result = timed("load", pipeline.finish_load, wh, conn, settings, plan, state, run)
                     times["load"] -= times.get("clocks", 0.0)
             finally:

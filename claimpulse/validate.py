@@ -557,8 +557,8 @@ def validate_sources(
     table's result is stored under that run name and the Data Docs pages of the run are built
     once, after the five validations; without one, nothing is stored. `prune_docs=False`:
     the caller already pruned the Data Docs for this run (chunks validated in worker
-    processes; see prepare_data_docs). `docs_later`: one chunk of many; the caller builds
-    the run's pages and index once, after the last chunk (build_run_data_docs)."""
+    processes; see prepare_data_docs). `docs_later`: the caller builds the run's pages and
+    index once, after its last chunk (build_run_data_docs; tasks/chunks.py does)."""
     run_time = _as_utc(run_time)
     params = suite_parameters(settings, run_time)
     frames = {t: _checked_frame(t, typed, raw) for t in TABLE_ORDER}

@@ -106,14 +106,13 @@ def chunk_results(chunks: pipeline.Chunks, *, settings, key: bytes, run_time, pa
     process for the writer, so the bound keeps memory at a few chunks, not the whole run.
     `process`: the task (the flows pass their own name for it, which tests may re-option).
     `runner`: the one chunk_workers started (None: chunk after chunk in this process)."""
-    # many chunks: each stores its GX results; their Data Docs are built once, at the end
+    # each chunk stores its GX results; the run's Data Docs are built once, after the last
     params = {"settings": settings, "key": key, "run_time": run_time, "partition": partition,
-              "run_name": run_name, "docs_later": chunks.n > 1}
+              "run_name": run_name, "docs_later": True}
     if runner is None:
         for i in range(chunks.n):
             yield process(chunks=chunks, i=i, **params)
-        if chunks.n > 1:
-            validate.build_run_data_docs(run_name)
+        validate.build_run_data_docs(run_name)
         return
     validate.prepare_data_docs(run_name)   # here, once: two workers must not prune together
     in_flight = max(workers, 2) + 1

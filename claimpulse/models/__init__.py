@@ -10,8 +10,9 @@ into pandas. A model is a Jinja template with two kinds of names:
   relation (one column `k`) of the dates being restated, as `Warehouse.stage_keys` returns it.
 
 Write SQL both backends run unchanged: `percentile_cont(q) WITHIN GROUP (ORDER BY x)` for
-percentiles (`percentile_cont(array[0.5, 0.9]) ...` then `[1]`, `[2]`: both from one sort), `CAST(x AS DOUBLE PRECISION)` before dividing counts (PostgreSQL divides integers
-as integers, DuckDB does not), `GROUPING SETS`, `FILTER (WHERE ...)`.
+percentiles (`percentile_cont(array[0.5, 0.9]) ...` then `[1]`, `[2]`: both from one sort),
+`CAST(x AS DOUBLE PRECISION)` before dividing counts (PostgreSQL divides integers as integers,
+DuckDB does not), `GROUPING SETS`, `FILTER (WHERE ...)`.
 
 Configured values (a standard's max, target, applies_to values) reach a model as data and
 are written with the `literal` / `literals` filters: quoted SQL literals, never raw text;
