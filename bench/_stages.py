@@ -112,24 +112,25 @@ def main() -> None:
             try:
                 with wh.transaction() as conn:
                     state = timed("load", pipeline.begin_load, wh, conn, plan, run)
-                    for i in range(chunks.n):
-                        reads = timed("extract", chunks.read, i)
-                        # as the flow validates: results stored, the run's Data Docs built
-                        # once (in the bench's work folder)
-                        outcome = timed("validate", v.validate_sources,
-                                        {t: r.typed for t, r in reads.items()},
-                                        {t: r.raw for t, r in reads.items()},
-                                        {t: r.failures for t, r in reads.items()},
-                                        settings, run["started_at"], plan.mode,
-                                        run_name=run["run_id"], prune_docs=i == 0,
-                                        docs_later=True)
-                        outputs = timed("compute", pipeline.compute, outcome.accepted, settings, key)
-                        timed("load", pipeline.write_chunk, wh, conn, state, outputs, outcome.quarantine,
-                              outcome.results, outcome.counts, reads)
-                        counts.append(outcome.counts)
-                        del reads, outcome, outputs
-                        if chunks.n > 1:
-                            pipeline.release_memory()
+                    with pipeline.frozen_heap(chunks.n > 1):   # as tasks/chunks.py
+                        for i in range(chunks.n):
+                            reads = timed("extract", chunks.read, i)
+                            # as the flow validates: results stored, the run's Data Docs built
+                            # once (in the bench's work folder)
+                            outcome = timed("validate", v.validate_sources,
+                                            {t: r.typed for t, r in reads.items()},
+                                            {t: r.raw for t, r in reads.items()},
+                                            {t: r.failures for t, r in reads.items()},
+                                            settings, run["started_at"], plan.mode,
+                                            run_name=run["run_id"], prune_docs=i == 0,
+                                            docs_later=True)
+                            outputs = timed("compute", pipeline.compute, outcome.accepted, settings, key)
+                            timed("load", pipeline.write_chunk, wh, conn, state, outputs, outcome.quarantine,
+                                  outcome.results, outcome.counts, reads)
+                            counts.append(outcome.counts)
+                            del reads, outcome, outputs
+                            if chunks.n > 1:
+                                pipeline.release_memory()
                     # as tasks/chunks.py: the run's Data Docs, built once
                     timed("validate", v.build_run_data_docs, run["run_id"])
                     result = timed("load", pipeline.finish_load, wh, conn, settings, plan, state, run)

@@ -40,7 +40,6 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -206,12 +205,9 @@ def make_offline(root: Path | str | None = None) -> int:
     return rewritten
 
 
-def run_links(wh: Any, settings: Any, run_id: str,
-              parts: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-              logger: Any = None) -> dict[str, str]:
+def run_links(wh: Any, settings: Any, logger: Any = None) -> dict[str, str]:
     """Best effort: finish the run's Data Docs (GX built them while validating; see the module
-    docstring) and build the HTML report; ``{name: file:// URI}``. `parts` (the run's GX
-    results) is accepted for the callers' sake and not needed."""
+    docstring) and build the HTML report; ``{name: file:// URI}``."""
     log = logger or logging.getLogger(__name__)
     links: dict[str, str] = {}
     if docs_enabled():

@@ -26,7 +26,10 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -187,6 +190,26 @@ def release_memory() -> None:
             pass
 
 
+@contextmanager
+def frozen_heap(active: bool = True) -> Iterator[None]:
+    """While a run works chunk after chunk: the objects alive at its start (modules, the GX
+    project, the plan) are set aside from the garbage collector (gc.freeze), so each chunk's
+    release_memory walks only what the chunk made. Measured at 1M claims: a collection takes
+    0.15 s with GX loaded, 0.01 s frozen; twice per chunk in the flow's process. Unfrozen when
+    the chunks are done, so nothing set aside stays uncollectable after the run."""
+    if not active:
+        yield
+        return
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def note_source_duplicates(source, reads: dict[str, TableRead], plan: RunPlan) -> None:
     """A nightly plan scanned no keys: find which ids of the rows read also occur elsewhere in
     the source (keyed lookups of exactly those ids), so every copy is quarantined as a full
@@ -256,6 +279,13 @@ class Chunks:
             note_source_duplicates(self.source, reads, self.plan)
         return _mark_global_duplicates(reads, self.plan)
 
+    def result_folder(self, i: int) -> Path:
+        """Where chunk `i`'s worker parks its result (pipeline.park_result): inside the spill
+        folder, so cleanup removes whatever a failed run left there."""
+        if self._buckets is None:
+            raise ValueError("a chunk that was not spilled is processed in the flow's process")
+        return self._buckets.root / "results" / f"chunk-{i:04d}"
+
     def cleanup(self) -> None:
         if self._buckets is not None:
             self._buckets.cleanup()
@@ -277,13 +307,10 @@ def combine_chunks(results: list[ChunkResult]) -> ChunkResult:
     for r in results:
         for name, wm in r.latest.items():
             latest[name] = wm if name not in latest else max(latest[name], wm)
-    gx: dict = {}
-    for r in results:
-        gx.update(r.gx_results)  # the Data Docs hold every chunk; the summary shows the last
     return ChunkResult(
         outputs, cat([r.quarantine for r in results]),
         _combine_results([_unique_results_from_quarantine(r.results, r.quarantine) for r in results]),
-        combine_counts([r.counts for r in results]), gx, cat([r.read_keys for r in results]),
+        combine_counts([r.counts for r in results]), cat([r.read_keys for r in results]),
         {name: sum(r.rows_read.get(name, 0) for r in results) for name in SOURCE_TABLES}, latest,
         {name: cols for r in results for name, cols in r.extra_columns.items()},
         ",".join(sorted({r.worker for r in results})))
@@ -375,13 +402,13 @@ class ChunkResult:
     quarantine: pd.DataFrame
     results: pd.DataFrame
     counts: pd.DataFrame
-    gx_results: dict                        # table -> GX validation result (Data Docs, summary)
     read_keys: pd.DataFrame | None          # (source_table, source_key) read; None on a full plan
     rows_read: dict[str, int]
     latest: dict[str, pd.Timestamp]         # per table: the latest updated_at read
     extra_columns: dict[str, list[str]]     # per table: source columns the contract ignores
     worker: str = ""                        # host:pid that processed it (logs, tests)
     seconds: dict = field(default_factory=dict)  # read / validate / compute wall seconds
+    parked: dict = field(default_factory=dict)   # output frame -> Arrow file (park_result)
 
 
 def chunk_result(reads: dict[str, TableRead], outcome, outputs: Outputs,
@@ -392,10 +419,59 @@ def chunk_result(reads: dict[str, TableRead], outcome, outputs: Outputs,
         if wm is not None and pd.notna(wm):
             latest[name] = wm
     return ChunkResult(outputs, outcome.quarantine, outcome.results, outcome.counts,
-                       dict(outcome.gx_results), read_keys_of(reads) if keep_read_keys else None,
+                       read_keys_of(reads) if keep_read_keys else None,
                        {name: len(r.raw) for name, r in reads.items()}, latest,
                        {name: list(r.extra_columns) for name, r in reads.items() if r.extra_columns},
                        worker_id())
+
+
+# The frames of Outputs that a worker parks as Arrow files instead of pickling them back.
+_PARKED = ("fact", "surveys", "complaints", "events")
+
+
+def park_result(res: ChunkResult, folder: Path) -> ChunkResult:
+    """`res` with its output frames written to Arrow IPC files in `folder` (beside the chunk's
+    bucket, which the worker could read, so the flow's process can read them too) and only
+    their paths left in it. Why: a chunk's facts and events are about 100 MB per 100k claims;
+    pickled back through the process pool they cost about 1 s per chunk, in the worker and
+    in the writer, against 0.1 s to write and read the Arrow file (their strings are already
+    Arrow-backed). The flow's process takes them back with unpark_result."""
+    import pyarrow as pa
+    import pyarrow.feather as feather
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, str | None] = {}
+    for name in _PARKED:
+        frame = getattr(res.outputs, name)
+        if frame is None:
+            paths[name] = None
+            continue
+        path = folder / f"{name}.arrow"
+        feather.write_feather(pa.Table.from_pandas(frame, preserve_index=False), path,
+                              compression="uncompressed")
+        paths[name] = str(path)
+    res.outputs = Outputs(*(None for _ in _PARKED))
+    res.parked = paths
+    return res
+
+
+def unpark_result(res: ChunkResult) -> ChunkResult:
+    """The inverse of park_result, in the flow's process: frames read back (identical columns,
+    dtypes and values) and their files deleted. A result that was never parked is returned
+    as it is."""
+    if not res.parked:
+        return res
+    import pyarrow.feather as feather
+
+    frames = {}
+    for name, path in res.parked.items():
+        if path is None:
+            frames[name] = None
+            continue
+        frames[name] = feather.read_table(path, memory_map=False).to_pandas()
+        Path(path).unlink()
+    res.outputs, res.parked = Outputs(**frames), {}
+    return res
 
 
 def worker_id() -> str:
@@ -455,7 +531,7 @@ def write_chunk(wh: Warehouse, conn, state: LoadState, outputs: Outputs, quarant
     """write_chunk_result for a chunk processed stage by stage (bench/_stages.py times them)."""
     from types import SimpleNamespace
 
-    outcome = SimpleNamespace(quarantine=quarantine, results=results, counts=counts, gx_results={})
+    outcome = SimpleNamespace(quarantine=quarantine, results=results, counts=counts)
     write_chunk_result(wh, conn, state, chunk_result(reads, outcome, outputs, state.keep_read_keys))
 
 

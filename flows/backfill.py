@@ -123,7 +123,7 @@ def backfill(start: dt.date, end: dt.date, source_url: str | None = None,
                                     outcome.counts, outcome.read_keys, run, dates, written, settings)
     # ... audit, publish (leaving locked_run). Reads go to the published warehouse, read-only.
     reader = wh.reader()
-    links = run_links(reader, settings, str(run["run_id"]), outcome.gx_results, logger)
+    links = run_links(reader, settings, logger)
     worse = worse_counts(reader, alerts)
     headline = range_headline(outputs.fact, outputs.surveys, outputs.complaints, settings, start, end)
     warnings += run.get("warnings", [])

@@ -111,7 +111,6 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
     run["as_of"] = as_of or run["started_at"].tz_convert(settings.tz).date()
     source = open_source(ready.source_url, settings.source_encodings())
     warnings: set[str] = set()
-    gx_parts: list[dict] = []  # the GX validation results of each chunk, for the Data Docs
     logger.info("source %s → warehouse %s", source.describe(), wh.describe())
     with locked_run(wh, run, f"{flow_name} run {run['run_id']}", key) as work:  # write ...
         watermarks = work.watermarks()
@@ -130,7 +129,6 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
                                          workers=workers, process=process_chunk, runner=runner)
                     workers_seen: set[str] = set()
                     for i, chunk in enumerate(done):
-                        gx_parts.append(chunk.gx_results)
                         workers_seen.add(chunk.worker)
                         write_chunk(work, conn, state, chunk)
                         warnings.update(f"{t}: extra source column(s) ignored: {', '.join(cols)}"
@@ -145,7 +143,7 @@ def nightly(source_url: str | None = None, warehouse_url: str | None = None,
                 chunks.cleanup()
     # ... audit, publish (leaving locked_run). Reads go to the published warehouse, read-only.
     reader = wh.reader()
-    links = run_links(reader, settings, str(run["run_id"]), gx_parts, logger)
+    links = run_links(reader, settings, logger)
     headline = headline_of(reader, result.dates)
     worse = worse_counts(reader, result.alerts)
     counts = pipeline.combine_counts(state.counts)

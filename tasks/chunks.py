@@ -38,20 +38,39 @@ def _retry_if_source_dropped(task, run, state) -> bool:
       retry_condition_fn=_retry_if_source_dropped, cache_policy=NO_CACHE, persist_result=False,
       task_run_name="process-chunk-{i}")
 def process_chunk(chunks, i, settings, key, run_time, partition, run_name=None, prune_docs=True,
-                  docs_later=False):
-    return pipeline.process_chunk(chunks, i, settings, key, run_time, partition, run_name, prune_docs,
-                                  docs_later)
+                  docs_later=False, park=False):
+    res = pipeline.process_chunk(chunks, i, settings, key, run_time, partition, run_name, prune_docs,
+                                 docs_later)
+    # on a runner: the facts go back as Arrow files in the spill folder, not pickled (see park_result)
+    return pipeline.park_result(res, chunks.result_folder(i)) if park else res
+
+
+@task(name="build-data-docs", cache_policy=NO_CACHE, persist_result=False)
+def run_data_docs(run_name: str | None) -> None:
+    """After a parallel run's last chunk, on a worker (which has GX open already; the flow's
+    process then never imports it): keep the newest runs' results only, then build the run's
+    Data Docs pages, its suites' pages and the index, once."""
+    validate.prepare_data_docs(run_name)
+    validate.build_run_data_docs(run_name)
 
 
 @task(name="warm-worker", cache_policy=NO_CACHE, persist_result=False)
-def warm_worker() -> str:
+def warm_worker(freeze: bool = False) -> str:
     """Import the pipeline and open the GX project in a worker while the flow spills the
     source (one core's work): the first chunks then start at once. Never fails: a worker
-    that cannot validate says so in its first chunk."""
+    that cannot validate says so in its first chunk.
+
+    `freeze`: a pool process of this run only (not a shared Dask worker) sets what it has
+    loaded aside from the garbage collector for its lifetime (see pipeline.frozen_heap)."""
     try:
         validate.open_gx_project()
     except Exception as exc:  # noqa: BLE001 - reported by the chunk tasks instead
         return f"not warmed: {exc}"
+    if freeze:
+        import gc
+
+        gc.collect()
+        gc.freeze()
     return pipeline.worker_id()
 
 
@@ -67,7 +86,7 @@ def chunk_workers(n_chunks: int, workers: int = 1,
         return
     with _api_for_workers(), runner:
         for _ in range(workers):
-            runner.submit(warm_worker, {})
+            runner.submit(warm_worker, {"freeze": not dask_address})
         yield runner
 
 
@@ -110,18 +129,23 @@ def chunk_results(chunks: pipeline.Chunks, *, settings, key: bytes, run_time, pa
     params = {"settings": settings, "key": key, "run_time": run_time, "partition": partition,
               "run_name": run_name, "docs_later": True}
     if runner is None:
-        for i in range(chunks.n):
-            yield process(chunks=chunks, i=i, **params)
+        if chunks.n > 1:
+            validate.open_gx_project()   # before the freeze: GX's objects live as long as we do
+        with pipeline.frozen_heap(chunks.n > 1):
+            for i in range(chunks.n):
+                yield process(chunks=chunks, i=i, **params)
         validate.build_run_data_docs(run_name)
         return
-    validate.prepare_data_docs(run_name)   # here, once: two workers must not prune together
     in_flight = max(workers, 2) + 1
     pending: deque = deque()
     nxt = 0
-    while nxt < chunks.n or pending:
-        while nxt < chunks.n and len(pending) < in_flight:
-            pending.append(runner.submit(process, {"chunks": chunks, "i": nxt, **params,
-                                                   "prune_docs": False}))
-            nxt += 1
-        yield pending.popleft().result()
-    validate.build_run_data_docs(run_name)
+    with pipeline.frozen_heap():   # the writer's release_memory after each chunk
+        while nxt < chunks.n or pending:
+            while nxt < chunks.n and len(pending) < in_flight:
+                pending.append(runner.submit(process, {"chunks": chunks, "i": nxt, **params,
+                                                       "prune_docs": False, "park": True}))
+                nxt += 1
+            yield pipeline.unpark_result(pending.popleft().result())
+    # one task, after every chunk stored its results: one prune (two workers must never prune
+    # together) and one build
+    runner.submit(run_data_docs, {"run_name": run_name}).result()

@@ -151,3 +151,38 @@ def test_chunks_travel_to_a_worker_and_read_the_same_rows(twin_source, monkeypat
     finally:
         chunks.cleanup()
     assert pipeline.Chunks(source, settings, plan, workers=1).n == 3
+
+
+def test_a_parked_result_comes_back_identical_and_leaves_no_file(twin_source, monkeypatch):
+    """A worker's facts travel back as Arrow files in the spill folder, not pickled: what the
+    writer reads back must equal what the worker computed, column for column and dtype for
+    dtype, and the files must be gone once read."""
+    from claimpulse import pipeline
+    from claimpulse.config import load_config
+    from claimpulse.extract import open_source
+
+    monkeypatch.setenv("CLAIMPULSE_CHUNK_CLAIMS", "250")
+    settings = load_config(None)
+    source = open_source(twin_source.url)
+    plan = pipeline.plan_changes(source, settings, {})
+    chunks = pipeline.Chunks(source, settings, plan, workers=2)
+    try:
+        res = pipeline.process_chunk(chunks, 1, settings, KEY.encode(), pd.Timestamp("2026-11-30", tz="UTC"),
+                                     "full")
+        before = {f: getattr(res.outputs, f).copy() for f in ("fact", "surveys", "complaints", "events")}
+        assert len(before["fact"]) and len(before["surveys"]) and len(before["events"])
+        res.outputs.complaints = res.outputs.complaints.iloc[:0]     # an empty frame travels too
+        before["complaints"] = before["complaints"].iloc[:0]
+        parked = pipeline.park_result(res, chunks.result_folder(1))
+        assert parked.outputs.fact is None and len(pickle.dumps(parked)) < 200_000
+        files = sorted(p.name for p in chunks.result_folder(1).iterdir())
+        assert files == ["complaints.arrow", "events.arrow", "fact.arrow", "surveys.arrow"]
+        back = pipeline.unpark_result(pickle.loads(pickle.dumps(parked)))
+        for name, frame in before.items():
+            pd.testing.assert_frame_equal(getattr(back.outputs, name), frame, check_exact=True)
+        assert not list(chunks.result_folder(1).iterdir())
+        assert pipeline.unpark_result(back) is back                   # not parked: as it is
+        folder = chunks.result_folder(0)
+    finally:
+        chunks.cleanup()
+    assert not folder.exists()                                        # cleanup takes what is left
