@@ -7,8 +7,11 @@ in this process or on a Prefect task runner, and handed back, in order, to the o
 
 Validation and the fact computation are CPU-bound pandas and GX work: threads would share one
 interpreter lock, so parallel chunks run in processes. Each worker reads its own bucket from
-the spill folder (only facts and bookkeeping travel back); the flow's process writes every
-chunk inside the run's single transaction, as before.
+the spill folder and leaves the chunk's facts there as Arrow files (pipeline.park_result):
+only their paths and the bookkeeping travel back through the pool. The flow's process reads
+them and writes every chunk inside the run's single transaction. On a runner the flow's
+process never imports GX: the workers validate, and one last task on a worker prunes and
+builds the run's Data Docs.
 """
 from __future__ import annotations
 
