@@ -126,8 +126,9 @@ def test_a_parallel_backfill_equals_a_serial_one(harness, twin_source, one_proce
     pd.testing.assert_frame_equal(dq_results(serial), dq_results(parallel))
 
 
-def test_chunks_travel_to_a_worker_and_read_the_same_rows(twin_source, monkeypatch):
-    """A worker gets the Chunks pickled: the source goes as its URL, the buckets as their folder."""
+@pytest.fixture
+def spilled(twin_source, monkeypatch):
+    """The twin source planned in full and spilled for two workers (removed afterwards)."""
     from claimpulse import pipeline
     from claimpulse.config import load_config
     from claimpulse.extract import open_source
@@ -135,54 +136,51 @@ def test_chunks_travel_to_a_worker_and_read_the_same_rows(twin_source, monkeypat
     monkeypatch.setenv("CLAIMPULSE_CHUNK_CLAIMS", "250")
     settings = load_config(None)
     source = open_source(twin_source.url)
-    plan = pipeline.plan_changes(source, settings, {})
-    chunks = pipeline.Chunks(source, settings, plan, workers=2)
-    try:
-        assert chunks.n == 4                               # 3 rounded up to whole rounds of 2
-        copy = pickle.loads(pickle.dumps(chunks))
-        assert copy.source.engine is not chunks.source.engine
-        for i in range(chunks.n):
-            mine, theirs = chunks.read(i), copy.read(i)
-            for t in mine:
-                pd.testing.assert_frame_equal(mine[t].typed, theirs[t].typed)
-        # every claim in exactly one chunk
-        claims = pd.concat([chunks.read(i)["claims"].typed["claim_id"] for i in range(chunks.n)])
-        assert claims.is_unique and len(claims) == len(twin_source.frames["claims"])
-    finally:
-        chunks.cleanup()
-    assert pipeline.Chunks(source, settings, plan, workers=1).n == 3
+    chunks = pipeline.Chunks(source, settings, pipeline.plan_changes(source, settings, {}), workers=2)
+    yield chunks
+    chunks.cleanup()
 
 
-def test_a_parked_result_comes_back_identical_and_leaves_no_file(twin_source, monkeypatch):
+def test_chunks_travel_to_a_worker_and_read_the_same_rows(twin_source, spilled):
+    """A worker gets the Chunks pickled: the source goes as its URL, the buckets as their folder."""
+    from claimpulse import pipeline
+
+    chunks = spilled
+    assert chunks.n == 4                               # 3 rounded up to whole rounds of 2
+    copy = pickle.loads(pickle.dumps(chunks))
+    assert copy.source.engine is not chunks.source.engine
+    for i in range(chunks.n):
+        mine, theirs = chunks.read(i), copy.read(i)
+        for t in mine:
+            pd.testing.assert_frame_equal(mine[t].typed, theirs[t].typed)
+    # every claim in exactly one chunk
+    claims = pd.concat([chunks.read(i)["claims"].typed["claim_id"] for i in range(chunks.n)])
+    assert claims.is_unique and len(claims) == len(twin_source.frames["claims"])
+    assert pipeline.Chunks(chunks.source, chunks.settings, chunks.plan, workers=1).n == 3
+
+
+def test_a_parked_result_comes_back_identical_and_leaves_no_file(spilled):
     """A worker's facts travel back as Arrow files in the spill folder, not pickled: what the
     writer reads back must equal what the worker computed, column for column and dtype for
     dtype, and the files must be gone once read."""
     from claimpulse import pipeline
-    from claimpulse.config import load_config
-    from claimpulse.extract import open_source
 
-    monkeypatch.setenv("CLAIMPULSE_CHUNK_CLAIMS", "250")
-    settings = load_config(None)
-    source = open_source(twin_source.url)
-    plan = pipeline.plan_changes(source, settings, {})
-    chunks = pipeline.Chunks(source, settings, plan, workers=2)
-    try:
-        res = pipeline.process_chunk(chunks, 1, settings, KEY.encode(), pd.Timestamp("2026-11-30", tz="UTC"),
-                                     "full")
-        before = {f: getattr(res.outputs, f).copy() for f in ("fact", "surveys", "complaints", "events")}
-        assert len(before["fact"]) and len(before["surveys"]) and len(before["events"])
-        res.outputs.complaints = res.outputs.complaints.iloc[:0]     # an empty frame travels too
-        before["complaints"] = before["complaints"].iloc[:0]
-        parked = pipeline.park_result(res, chunks.result_folder(1))
-        assert parked.outputs.fact is None and len(pickle.dumps(parked)) < 200_000
-        files = sorted(p.name for p in chunks.result_folder(1).iterdir())
-        assert files == ["complaints.arrow", "events.arrow", "fact.arrow", "surveys.arrow"]
-        back = pipeline.unpark_result(pickle.loads(pickle.dumps(parked)))
-        for name, frame in before.items():
-            pd.testing.assert_frame_equal(getattr(back.outputs, name), frame, check_exact=True)
-        assert not list(chunks.result_folder(1).iterdir())
-        assert pipeline.unpark_result(back) is back                   # not parked: as it is
-        folder = chunks.result_folder(0)
-    finally:
-        chunks.cleanup()
-    assert not folder.exists()                                        # cleanup takes what is left
+    chunks = spilled
+    res = pipeline.process_chunk(chunks, 1, chunks.settings, KEY.encode(),
+                                 pd.Timestamp("2026-11-30", tz="UTC"), "full")
+    before = {f: getattr(res.outputs, f).copy() for f in ("fact", "surveys", "complaints", "events")}
+    assert len(before["fact"]) and len(before["surveys"]) and len(before["events"])
+    res.outputs.complaints = res.outputs.complaints.iloc[:0]     # an empty frame travels too
+    before["complaints"] = before["complaints"].iloc[:0]
+    parked = pipeline.park_result(res, chunks.result_folder(1))
+    assert parked.outputs.fact is None and len(pickle.dumps(parked)) < 200_000
+    files = sorted(p.name for p in chunks.result_folder(1).iterdir())
+    assert files == ["complaints.arrow", "events.arrow", "fact.arrow", "surveys.arrow"]
+    back = pipeline.unpark_result(pickle.loads(pickle.dumps(parked)))
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(getattr(back.outputs, name), frame, check_exact=True)
+    assert not list(chunks.result_folder(1).iterdir())
+    assert pipeline.unpark_result(back) is back                   # not parked: as it is
+    pipeline.park_result(back, chunks.result_folder(0))
+    chunks.cleanup()
+    assert not chunks.result_folder(0).exists()                   # cleanup takes what is left
