@@ -62,7 +62,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 for res in chunk_results(chunks, settings=settings, key=key,
                                          run_time=pd.Timestamp.now(tz="UTC"), partition="full",
-                                         run_name=f"bench-chunks-w{workers}", workers=workers,
+                                         run_name=f"bench-chunks-w{workers}-{os.getpid()}", workers=workers,
                                          runner=runner):
                     seen.add(res.worker)
                     per_chunk.append({"worker": res.worker, **res.seconds})
