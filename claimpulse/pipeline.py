@@ -202,12 +202,20 @@ def frozen_heap(active: bool = True) -> Iterator[None]:
         return
     import gc
 
-    gc.collect()
-    gc.freeze()
+    freeze_live_objects()
     try:
         yield
     finally:
         gc.unfreeze()
+
+
+def freeze_live_objects() -> None:
+    """gc.freeze what is alive now (after collecting what is garbage): later collections skip
+    it. For objects that live as long as the process or the block that unfreezes them."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def note_source_duplicates(source, reads: dict[str, TableRead], plan: RunPlan) -> None:

@@ -556,9 +556,10 @@ def validate_sources(
     With a `run_name` (the ClaimPulse run id) and Data Docs on (claimpulse.datadocs), each
     table's result is stored under that run name and the Data Docs pages of the run are built
     once, after the five validations; without one, nothing is stored. `prune_docs=False`:
-    the caller already pruned the Data Docs for this run (chunks validated in worker
-    processes; see prepare_data_docs). `docs_later`: the caller builds the run's pages and
-    index once, after its last chunk (build_run_data_docs; tasks/chunks.py does)."""
+    the caller prunes the Data Docs of older runs itself (chunks validated in worker
+    processes: one task after the last chunk; see prepare_data_docs). `docs_later`: the
+    caller builds the run's pages and index once, after its last chunk (build_run_data_docs;
+    tasks/chunks.py does)."""
     run_time = _as_utc(run_time)
     params = suite_parameters(settings, run_time)
     frames = {t: _checked_frame(t, typed, raw) for t in TABLE_ORDER}
@@ -690,9 +691,10 @@ def _as_utc(ts) -> pd.Timestamp:
 
 
 def prepare_data_docs(run_name: str | None) -> None:
-    """Once per run, before its first validation: keep the Data Docs of the newest runs only
-    (claimpulse.datadocs). Runs in the process that dispatches chunks to workers, so that two
-    workers never prune the same results."""
+    """Once per run: keep the Data Docs of the newest runs only (claimpulse.datadocs); the
+    run's own results are never pruned, so it may run before the first validation or after
+    the last. Chunks validated in worker processes leave it to one task after the last chunk
+    (tasks/chunks.py), so that two workers never prune the same results."""
     run_id = _gx_run_id(run_name)
     if run_id is None:
         return

@@ -70,10 +70,7 @@ def warm_worker(freeze: bool = False) -> str:
     except Exception as exc:  # noqa: BLE001 - reported by the chunk tasks instead
         return f"not warmed: {exc}"
     if freeze:
-        import gc
-
-        gc.collect()
-        gc.freeze()
+        pipeline.freeze_live_objects()
     return pipeline.worker_id()
 
 
